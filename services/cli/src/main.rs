@@ -1,0 +1,133 @@
+//! `k3s-autoscaler`: the command line. Thin: parses arguments, reads files, calls the core, prints.
+//! Exit codes: 0 success, 2 bad input (the message names the problem), 1 anything else.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use autoscaler_core::{Policy, Snapshot, policy, time::Timestamp};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "k3s-autoscaler",
+    version,
+    about = "Event-driven autoscaler for K3s workers on EC2"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print what the policy would decide for a snapshot, as JSON, with its reasons.
+    Decide {
+        /// Snapshot file (JSON; see tests/fixtures/snapshots/ and the README).
+        #[arg(long)]
+        snapshot: PathBuf,
+        /// Policy file (YAML); the built-in defaults when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Decide as of this instant (RFC 3339); default: the snapshot's `taken_at`, else now.
+        #[arg(long)]
+        now: Option<Timestamp>,
+    },
+    /// Policy file commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a policy file: exit 0 if valid, 2 with the problem otherwise.
+    Check {
+        /// Policy file (YAML).
+        file: PathBuf,
+    },
+    /// Print the effective policy (defaults filled in) and its version.
+    Show {
+        /// Policy file (YAML); the built-in defaults when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+/// An error that is the user's input: printed, exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<BadInput>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Decide {
+            snapshot,
+            config,
+            now,
+        } => {
+            let policy = load_policy(config.as_ref())?;
+            let text = read(&snapshot)?;
+            let snap = Snapshot::from_json(&text)
+                .map_err(|e| BadInput(format!("{}: {e}", snapshot.display())))?;
+            let now = now.or(snap.taken_at).unwrap_or_else(Timestamp::now);
+            let decision = policy::decide(&snap, &policy, now);
+            println!("{}", serde_json::to_string_pretty(&decision)?);
+        }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            let policy = load_policy(Some(&file))?;
+            println!(
+                "{}: valid (policy version {})",
+                file.display(),
+                policy.version()
+            );
+        }
+        Command::Config {
+            command: ConfigCommand::Show { file },
+        } => {
+            let policy = load_policy(file.as_ref())?;
+            println!(
+                "# policy version {}\n{}",
+                policy.version(),
+                policy.to_yaml()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("reading {}: {e}", path.display())))
+        .context("reading input")
+}
+
+fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
+    let Some(path) = path else {
+        return Ok(Policy::default());
+    };
+    let text = read(path)?;
+    Policy::from_yaml(&text).map_err(|e| BadInput(format!("{}: {e}", path.display())).into())
+}

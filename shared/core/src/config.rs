@@ -1,0 +1,503 @@
+//! The policy configuration: every threshold, window and bound in one validated file. The alert
+//! rules, the scaler and the simulator all read their numbers from here. Parsing and validation
+//! only; no I/O (callers pass the file's text).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The example file shipped in the repository; it equals the defaults (a test proves it).
+pub const EXAMPLE: &str = include_str!("../../../infra/policy.yaml");
+
+/// Why a policy file was rejected. The message names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is not valid YAML of the expected shape (unknown field, wrong type…).
+    #[error("policy file: {field}: {message}")]
+    Parse {
+        /// Dotted path of the offending field (`scale_up.max_step`), or `.` for the document.
+        field: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value breaks a rule (`max_workers (1) must be >= min_workers (2)`).
+    #[error("policy file: {0}")]
+    Invalid(String),
+}
+
+/// The whole policy. Field by field documentation, with defaults and units, is in
+/// `infra/policy.yaml` and the README.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Fewest workers, kept at all times for availability (challenge: 2).
+    pub min_workers: u32,
+    /// Most workers, the cost ceiling (challenge: 10).
+    pub max_workers: u32,
+    /// Utilisation the fleet is sized for after any scaling, percent. Between the two triggers so
+    /// that a scaled fleet settles inside the band instead of at its edge.
+    pub target_utilization_percent: f64,
+    /// Shadow mode: decide, record and notify, but change nothing in EC2 or K3s.
+    pub dry_run: bool,
+    /// The worker machine and how to launch it.
+    pub worker: WorkerConfig,
+    /// When and how fast to add workers.
+    pub scale_up: ScaleUpConfig,
+    /// When and how carefully to remove workers.
+    pub scale_down: ScaleDownConfig,
+    /// Draining a node before it is terminated.
+    pub drain: DrainConfig,
+    /// Alert signals: evaluation and freshness.
+    pub signals: SignalConfig,
+}
+
+/// The worker machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Instance types in order of preference; Spot requests may use any of them.
+    pub instance_types: Vec<String>,
+    /// Allocatable CPU of one worker, millicores, used when no Ready worker is observed
+    /// (t3.small: 2 vCPU).
+    pub cpu_millis: u64,
+    /// Allocatable memory of one worker, MiB (t3.small: 2 GiB minus system reservations).
+    pub memory_mib: u64,
+    /// Launch workers above `on_demand_base` as Spot.
+    pub spot: bool,
+    /// Workers kept on-demand regardless of Spot (default: equal to `min_workers`).
+    pub on_demand_base: Option<u32>,
+    /// A launched worker must be Ready within this time, or it is terminated.
+    #[serde(with = "humantime_serde")]
+    pub ready_timeout: Duration,
+}
+
+/// Scale-up triggers and step sizing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScaleUpConfig {
+    /// Scale up when average worker CPU is strictly above this, percent.
+    pub cpu_percent: f64,
+    /// … for at least this long (the HighCPU rule's `for:`).
+    #[serde(with = "humantime_serde")]
+    pub cpu_for: Duration,
+    /// Scale up when any pod has been Pending for at least this long (the PendingPods rule).
+    #[serde(with = "humantime_serde")]
+    pub pending_for: Duration,
+    /// Most workers added by one decision.
+    pub max_step: u32,
+    /// Above this CPU percent (a flash sale), one decision may add `2 × max_step`.
+    pub burst_cpu_percent: f64,
+    /// After a scale-up completes, wait this long before the next: the CPU signal is a rate over
+    /// the last minutes and still shows the load of the smaller fleet.
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+    /// After a failed launch (quota, capacity everywhere, node never Ready), wait this long.
+    #[serde(with = "humantime_serde")]
+    pub failure_backoff: Duration,
+}
+
+/// Scale-down triggers and pacing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScaleDownConfig {
+    /// Scale down when average worker CPU is strictly below this, percent …
+    pub cpu_percent: f64,
+    /// … for at least this long, with nothing Pending (the LowCPU rule's `for:`).
+    #[serde(with = "humantime_serde")]
+    pub cpu_for: Duration,
+    /// No scale-down this soon after a scale-up: the load that caused it may come back, and
+    /// flapping costs a drain each time.
+    #[serde(with = "humantime_serde")]
+    pub after_scale_up: Duration,
+    /// Pause between two removals of one scale-down, so demand is re-checked on a fleet that has
+    /// absorbed the last drain.
+    #[serde(with = "humantime_serde")]
+    pub removal_pause: Duration,
+    /// Namespaces whose non-DaemonSet pods make a node unremovable unless a PDB covers them.
+    pub critical_namespaces: Vec<String>,
+}
+
+/// Draining.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrainConfig {
+    /// Give up a drain after this long: uncordon, abort, report (challenge: 5 minutes).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Grace period passed to each eviction, seconds.
+    pub pod_grace_seconds: u32,
+    /// A Spot drain must finish this long before the instance is reclaimed.
+    #[serde(with = "humantime_serde")]
+    pub spot_margin: Duration,
+}
+
+/// Alert signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalConfig {
+    /// Prometheus rule evaluation interval (and scrape interval).
+    #[serde(with = "humantime_serde")]
+    pub evaluation_interval: Duration,
+    /// A CPU reading older than this is not acted on.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+    /// The reconciler reports the alert pipeline silent after this long without a Watchdog.
+    #[serde(with = "humantime_serde")]
+    pub watchdog_silent_after: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            min_workers: 2,
+            max_workers: 10,
+            target_utilization_percent: 65.0,
+            dry_run: false,
+            worker: WorkerConfig::default(),
+            scale_up: ScaleUpConfig::default(),
+            scale_down: ScaleDownConfig::default(),
+            drain: DrainConfig::default(),
+            signals: SignalConfig::default(),
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            instance_types: vec!["t3.small".into(), "t3a.small".into(), "t2.small".into()],
+            cpu_millis: 2000,
+            memory_mib: 1800,
+            spot: true,
+            on_demand_base: None,
+            ready_timeout: mins(10),
+        }
+    }
+}
+
+impl Default for ScaleUpConfig {
+    fn default() -> Self {
+        Self {
+            cpu_percent: 70.0,
+            cpu_for: mins(1),
+            pending_for: mins(3),
+            max_step: 3,
+            burst_cpu_percent: 90.0,
+            cooldown: mins(1),
+            failure_backoff: mins(5),
+        }
+    }
+}
+
+impl Default for ScaleDownConfig {
+    fn default() -> Self {
+        Self {
+            cpu_percent: 30.0,
+            cpu_for: mins(10),
+            after_scale_up: mins(10),
+            removal_pause: mins(2),
+            critical_namespaces: vec!["kube-system".into()],
+        }
+    }
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self {
+            timeout: mins(5),
+            pod_grace_seconds: 30,
+            spot_margin: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Default for SignalConfig {
+    fn default() -> Self {
+        Self {
+            evaluation_interval: Duration::from_secs(15),
+            stale_after: mins(10),
+            watchdog_silent_after: mins(10),
+        }
+    }
+}
+
+/// The YAML parser prefixes some messages with the enclosing path; it is already in `field`.
+fn strip_path(field: &str, message: &str) -> String {
+    let segments: Vec<&str> = field.split('.').collect();
+    for k in (1..=segments.len()).rev() {
+        if let Some(rest) = message.strip_prefix(&format!("{}: ", segments[..k].join("."))) {
+            return rest.to_owned();
+        }
+    }
+    message.to_owned()
+}
+
+const fn mins(m: u64) -> Duration {
+    Duration::from_secs(m * 60)
+}
+
+impl Policy {
+    /// Parses and validates a policy file (YAML). Absent fields take their defaults; unknown
+    /// fields are rejected.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let de = serde_norway::Deserializer::from_str(text);
+        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            ConfigError::Parse {
+                message: strip_path(&field, &e.inner().to_string()),
+                field,
+            }
+        })?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// The canonical YAML rendering of this policy.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("a policy always serialises")
+    }
+
+    /// A short, stable fingerprint of the effective configuration, recorded with every decision
+    /// so an audit can tell which rules made it.
+    pub fn version(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a policy always serialises");
+        hex::encode(&Sha256::digest(&json)[..6])
+    }
+
+    /// Workers kept on-demand.
+    pub fn on_demand_base(&self) -> u32 {
+        self.worker.on_demand_base.unwrap_or(self.min_workers)
+    }
+
+    /// Checks every rule between fields; the error names the fields and the rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, msg: String| {
+            if !ok {
+                problems.push(msg);
+            }
+        };
+        check(
+            self.min_workers >= 1,
+            format!("min_workers ({}) must be >= 1", self.min_workers),
+        );
+        check(
+            self.max_workers >= self.min_workers,
+            format!(
+                "max_workers ({}) must be >= min_workers ({})",
+                self.max_workers, self.min_workers
+            ),
+        );
+        check(
+            self.max_workers <= 1000,
+            format!("max_workers ({}) must be <= 1000", self.max_workers),
+        );
+        let up = &self.scale_up;
+        let down = &self.scale_down;
+        for (name, v) in [
+            ("scale_up.cpu_percent", up.cpu_percent),
+            ("scale_up.burst_cpu_percent", up.burst_cpu_percent),
+            ("scale_down.cpu_percent", down.cpu_percent),
+            (
+                "target_utilization_percent",
+                self.target_utilization_percent,
+            ),
+        ] {
+            check(
+                v.is_finite() && v > 0.0 && v <= 100.0,
+                format!("{name} ({v}) must be in (0, 100]"),
+            );
+        }
+        check(
+            down.cpu_percent < up.cpu_percent,
+            format!(
+                "scale_down.cpu_percent ({}) must be < scale_up.cpu_percent ({})",
+                down.cpu_percent, up.cpu_percent
+            ),
+        );
+        check(
+            self.target_utilization_percent > down.cpu_percent
+                && self.target_utilization_percent < up.cpu_percent,
+            format!(
+                "target_utilization_percent ({}) must be between scale_down.cpu_percent ({}) and scale_up.cpu_percent ({}), or scaling flaps",
+                self.target_utilization_percent, down.cpu_percent, up.cpu_percent
+            ),
+        );
+        check(
+            up.burst_cpu_percent >= up.cpu_percent,
+            format!(
+                "scale_up.burst_cpu_percent ({}) must be >= scale_up.cpu_percent ({})",
+                up.burst_cpu_percent, up.cpu_percent
+            ),
+        );
+        check(
+            up.max_step >= 1,
+            format!("scale_up.max_step ({}) must be >= 1", up.max_step),
+        );
+        check(
+            !self.worker.instance_types.is_empty(),
+            "worker.instance_types must not be empty".into(),
+        );
+        check(
+            self.worker.cpu_millis >= 100,
+            format!(
+                "worker.cpu_millis ({}) must be >= 100",
+                self.worker.cpu_millis
+            ),
+        );
+        check(
+            self.worker.memory_mib >= 128,
+            format!(
+                "worker.memory_mib ({}) must be >= 128",
+                self.worker.memory_mib
+            ),
+        );
+        if let Some(base) = self.worker.on_demand_base {
+            check(
+                base <= self.max_workers,
+                format!(
+                    "worker.on_demand_base ({base}) must be <= max_workers ({})",
+                    self.max_workers
+                ),
+            );
+        }
+        let eval = self.signals.evaluation_interval;
+        check(
+            !eval.is_zero(),
+            "signals.evaluation_interval must be > 0s".into(),
+        );
+        for (name, d) in [
+            ("scale_up.cpu_for", up.cpu_for),
+            ("scale_up.pending_for", up.pending_for),
+            ("scale_down.cpu_for", down.cpu_for),
+        ] {
+            check(
+                d.as_millis() % eval.as_millis().max(1) == 0,
+                format!(
+                    "{name} ({}) must be a multiple of signals.evaluation_interval ({})",
+                    humantime::format_duration(d),
+                    humantime::format_duration(eval)
+                ),
+            );
+        }
+        check(
+            !self.drain.timeout.is_zero(),
+            "drain.timeout must be > 0s".into(),
+        );
+        check(
+            self.drain.spot_margin < Duration::from_secs(120),
+            "drain.spot_margin must be < 2m (the Spot notice)".into(),
+        );
+        check(
+            !self.worker.ready_timeout.is_zero(),
+            "worker.ready_timeout must be > 0s".into(),
+        );
+        check(
+            self.signals.stale_after >= eval,
+            "signals.stale_after must be >= signals.evaluation_interval".into(),
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("; ")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_equals_the_defaults() {
+        assert_eq!(Policy::from_yaml(EXAMPLE).unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(Policy::from_yaml("{}").unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn defaults_round_trip_through_yaml() {
+        let p = Policy::default();
+        assert_eq!(Policy::from_yaml(&p.to_yaml()).unwrap(), p);
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_rule() {
+        let cases = [
+            (
+                "max_workers: 1",
+                "max_workers (1) must be >= min_workers (2)",
+            ),
+            ("min_workers: 0", "min_workers (0) must be >= 1"),
+            (
+                "scale_up: {max_step: 0}",
+                "scale_up.max_step (0) must be >= 1",
+            ),
+            (
+                "scale_down: {cpu_percent: 80}",
+                "scale_down.cpu_percent (80) must be < scale_up.cpu_percent (70)",
+            ),
+            (
+                "target_utilization_percent: 20",
+                "target_utilization_percent (20) must be between",
+            ),
+            (
+                "scale_up: {cpu_for: 50s}",
+                "scale_up.cpu_for (50s) must be a multiple of signals.evaluation_interval (15s)",
+            ),
+            (
+                "worker: {instance_types: []}",
+                "worker.instance_types must not be empty",
+            ),
+            (
+                "scale_up: {cpu_percent: .nan}",
+                "scale_up.cpu_percent (NaN) must be in (0, 100]",
+            ),
+            ("drain: {spot_margin: 3m}", "drain.spot_margin must be < 2m"),
+        ];
+        for (yaml, want) in cases {
+            let err = Policy::from_yaml(yaml).unwrap_err().to_string();
+            assert!(err.contains(want), "{yaml}: got {err:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_mistyped_fields_are_rejected_with_their_path() {
+        let cases = [
+            (
+                "max_wokers: 3",
+                "policy file: max_wokers: unknown field `max_wokers`",
+            ),
+            (
+                "scale_up: {cpu_precent: 3}",
+                "policy file: scale_up.cpu_precent: unknown field `cpu_precent`",
+            ),
+            (
+                "scale_up: {cpu_for: soon}",
+                "policy file: scale_up.cpu_for:",
+            ),
+            ("min_workers: two", "policy file: min_workers:"),
+        ];
+        for (yaml, want) in cases {
+            let err = Policy::from_yaml(yaml).unwrap_err().to_string();
+            assert!(
+                err.starts_with(want),
+                "{yaml}: got {err:?}, want prefix {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_changes_with_any_value() {
+        let a = Policy::default();
+        let mut b = a.clone();
+        b.scale_up.max_step = 4;
+        assert_ne!(a.version(), b.version());
+        assert_eq!(a.version(), Policy::default().version());
+        assert_eq!(a.version().len(), 12);
+    }
+}
