@@ -1,18 +1,17 @@
 //! `k3s-autoscaler`: the command line. Thin: parses arguments, reads files, calls the core, prints.
 //! Exit codes: 0 success, 2 bad input (the message names the problem), 1 anything else.
 
-use std::{path::PathBuf, process::ExitCode};
+mod explain;
+mod simulate;
+
+use std::{io::Read, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use autoscaler_core::{Policy, Snapshot, policy, time::Timestamp};
+use autoscaler_core::{ClusterId, Policy, Snapshot, policy, rules, time::Timestamp};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "k3s-autoscaler",
-    version,
-    about = "Event-driven autoscaler for K3s workers on EC2"
-)]
+#[command(name = "k3s-autoscaler", version, about = "Event-driven autoscaler for K3s workers on EC2")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,6 +36,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Write the Prometheus alerting rules rendered from the policy (the committed
+    /// alertmanager/rules/autoscaler.rules.yml is this output for the defaults).
+    RenderRules {
+        /// Policy file (YAML); the built-in defaults when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Show how the scaler understands a raw queue message body or a raw EventBridge event, as
+    /// JSON (the scaler's own parser). Malformed input exits 2.
+    ExplainMessage {
+        /// The file, or `-` for standard input.
+        file: PathBuf,
+        /// Cluster of raw EventBridge events (they carry none; the queue's group says it).
+        #[arg(long, env = "CLUSTER_ID", default_value = "default")]
+        cluster: String,
+    },
+    /// Replay a day of traffic through the real engine and compare cost and SLO with a fixed
+    /// fleet and the polling design.
+    Simulate(simulate::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,38 +102,42 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Decide {
-            snapshot,
-            config,
-            now,
-        } => {
+        Command::Decide { snapshot, config, now } => {
             let policy = load_policy(config.as_ref())?;
             let text = read(&snapshot)?;
-            let snap = Snapshot::from_json(&text)
-                .map_err(|e| BadInput(format!("{}: {e}", snapshot.display())))?;
+            let snap = Snapshot::from_json(&text).map_err(|e| BadInput(format!("{}: {e}", snapshot.display())))?;
             let now = now.or(snap.taken_at).unwrap_or_else(Timestamp::now);
             let decision = policy::decide(&snap, &policy, now);
             println!("{}", serde_json::to_string_pretty(&decision)?);
         }
-        Command::Config {
-            command: ConfigCommand::Check { file },
-        } => {
+        Command::Config { command: ConfigCommand::Check { file } } => {
             let policy = load_policy(Some(&file))?;
-            println!(
-                "{}: valid (policy version {})",
-                file.display(),
-                policy.version()
-            );
+            println!("{}: valid (policy version {})", file.display(), policy.version());
         }
-        Command::Config {
-            command: ConfigCommand::Show { file },
-        } => {
+        Command::RenderRules { config, output } => {
+            let text = rules::render(&load_policy(config.as_ref())?);
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        Command::ExplainMessage { file, cluster } => {
+            let cluster = ClusterId::new(cluster).map_err(|e| BadInput(format!("--cluster: {e}")))?;
+            let body = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).map_err(|e| BadInput(format!("reading stdin: {e}")))?;
+                s
+            } else {
+                read(&file)?
+            };
+            let explained =
+                explain::explain(&body, &cluster).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+            println!("{}", serde_json::to_string_pretty(&explained)?);
+        }
+        Command::Simulate(args) => simulate::run(args)?,
+        Command::Config { command: ConfigCommand::Show { file } } => {
             let policy = load_policy(file.as_ref())?;
-            println!(
-                "# policy version {}\n{}",
-                policy.version(),
-                policy.to_yaml()
-            );
+            println!("# policy version {}\n{}", policy.version(), policy.to_yaml());
         }
     }
     Ok(())

@@ -19,16 +19,9 @@ impl ClusterId {
     /// Validates and wraps a cluster id.
     pub fn new(id: impl Into<String>) -> Result<Self, InvalidClusterId> {
         let id = id.into();
-        let valid = !id.is_empty()
-            && id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if valid {
-            Ok(Self(id))
-        } else {
-            Err(InvalidClusterId(id))
-        }
+        let valid =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid { Ok(Self(id)) } else { Err(InvalidClusterId(id)) }
     }
 
     /// The id as a string slice.
@@ -94,10 +87,7 @@ mod tests {
 
     #[test]
     fn instance_id_is_read_from_provider_id() {
-        assert_eq!(
-            InstanceId::from_provider_id("aws:///us-east-1a/i-0abc123"),
-            Some(InstanceId("i-0abc123".into()))
-        );
+        assert_eq!(InstanceId::from_provider_id("aws:///us-east-1a/i-0abc123"), Some(InstanceId("i-0abc123".into())));
         assert_eq!(InstanceId::from_provider_id("k3s://node-1"), None);
     }
 }

@@ -204,21 +204,13 @@ impl Default for ScaleDownConfig {
 
 impl Default for DrainConfig {
     fn default() -> Self {
-        Self {
-            timeout: mins(5),
-            pod_grace_seconds: 30,
-            spot_margin: Duration::from_secs(20),
-        }
+        Self { timeout: mins(5), pod_grace_seconds: 30, spot_margin: Duration::from_secs(20) }
     }
 }
 
 impl Default for SignalConfig {
     fn default() -> Self {
-        Self {
-            evaluation_interval: Duration::from_secs(15),
-            stale_after: mins(10),
-            watchdog_silent_after: mins(10),
-        }
+        Self { evaluation_interval: Duration::from_secs(15), stale_after: mins(10), watchdog_silent_after: mins(10) }
     }
 }
 
@@ -244,10 +236,7 @@ impl Policy {
         let de = serde_norway::Deserializer::from_str(text);
         let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
-            ConfigError::Parse {
-                message: strip_path(&field, &e.inner().to_string()),
-                field,
-            }
+            ConfigError::Parse { message: strip_path(&field, &e.inner().to_string()), field }
         })?;
         policy.validate()?;
         Ok(policy)
@@ -278,36 +267,21 @@ impl Policy {
                 problems.push(msg);
             }
         };
-        check(
-            self.min_workers >= 1,
-            format!("min_workers ({}) must be >= 1", self.min_workers),
-        );
+        check(self.min_workers >= 1, format!("min_workers ({}) must be >= 1", self.min_workers));
         check(
             self.max_workers >= self.min_workers,
-            format!(
-                "max_workers ({}) must be >= min_workers ({})",
-                self.max_workers, self.min_workers
-            ),
+            format!("max_workers ({}) must be >= min_workers ({})", self.max_workers, self.min_workers),
         );
-        check(
-            self.max_workers <= 1000,
-            format!("max_workers ({}) must be <= 1000", self.max_workers),
-        );
+        check(self.max_workers <= 1000, format!("max_workers ({}) must be <= 1000", self.max_workers));
         let up = &self.scale_up;
         let down = &self.scale_down;
         for (name, v) in [
             ("scale_up.cpu_percent", up.cpu_percent),
             ("scale_up.burst_cpu_percent", up.burst_cpu_percent),
             ("scale_down.cpu_percent", down.cpu_percent),
-            (
-                "target_utilization_percent",
-                self.target_utilization_percent,
-            ),
+            ("target_utilization_percent", self.target_utilization_percent),
         ] {
-            check(
-                v.is_finite() && v > 0.0 && v <= 100.0,
-                format!("{name} ({v}) must be in (0, 100]"),
-            );
+            check(v.is_finite() && v > 0.0 && v <= 100.0, format!("{name} ({v}) must be in (0, 100]"));
         }
         check(
             down.cpu_percent < up.cpu_percent,
@@ -317,8 +291,7 @@ impl Policy {
             ),
         );
         check(
-            self.target_utilization_percent > down.cpu_percent
-                && self.target_utilization_percent < up.cpu_percent,
+            self.target_utilization_percent > down.cpu_percent && self.target_utilization_percent < up.cpu_percent,
             format!(
                 "target_utilization_percent ({}) must be between scale_down.cpu_percent ({}) and scale_up.cpu_percent ({}), or scaling flaps",
                 self.target_utilization_percent, down.cpu_percent, up.cpu_percent
@@ -331,42 +304,18 @@ impl Policy {
                 up.burst_cpu_percent, up.cpu_percent
             ),
         );
-        check(
-            up.max_step >= 1,
-            format!("scale_up.max_step ({}) must be >= 1", up.max_step),
-        );
-        check(
-            !self.worker.instance_types.is_empty(),
-            "worker.instance_types must not be empty".into(),
-        );
-        check(
-            self.worker.cpu_millis >= 100,
-            format!(
-                "worker.cpu_millis ({}) must be >= 100",
-                self.worker.cpu_millis
-            ),
-        );
-        check(
-            self.worker.memory_mib >= 128,
-            format!(
-                "worker.memory_mib ({}) must be >= 128",
-                self.worker.memory_mib
-            ),
-        );
+        check(up.max_step >= 1, format!("scale_up.max_step ({}) must be >= 1", up.max_step));
+        check(!self.worker.instance_types.is_empty(), "worker.instance_types must not be empty".into());
+        check(self.worker.cpu_millis >= 100, format!("worker.cpu_millis ({}) must be >= 100", self.worker.cpu_millis));
+        check(self.worker.memory_mib >= 128, format!("worker.memory_mib ({}) must be >= 128", self.worker.memory_mib));
         if let Some(base) = self.worker.on_demand_base {
             check(
                 base <= self.max_workers,
-                format!(
-                    "worker.on_demand_base ({base}) must be <= max_workers ({})",
-                    self.max_workers
-                ),
+                format!("worker.on_demand_base ({base}) must be <= max_workers ({})", self.max_workers),
             );
         }
         let eval = self.signals.evaluation_interval;
-        check(
-            !eval.is_zero(),
-            "signals.evaluation_interval must be > 0s".into(),
-        );
+        check(!eval.is_zero(), "signals.evaluation_interval must be > 0s".into());
         for (name, d) in [
             ("scale_up.cpu_for", up.cpu_for),
             ("scale_up.pending_for", up.pending_for),
@@ -381,27 +330,14 @@ impl Policy {
                 ),
             );
         }
-        check(
-            !self.drain.timeout.is_zero(),
-            "drain.timeout must be > 0s".into(),
-        );
+        check(!self.drain.timeout.is_zero(), "drain.timeout must be > 0s".into());
         check(
             self.drain.spot_margin < Duration::from_secs(120),
             "drain.spot_margin must be < 2m (the Spot notice)".into(),
         );
-        check(
-            !self.worker.ready_timeout.is_zero(),
-            "worker.ready_timeout must be > 0s".into(),
-        );
-        check(
-            self.signals.stale_after >= eval,
-            "signals.stale_after must be >= signals.evaluation_interval".into(),
-        );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems.join("; ")))
-        }
+        check(!self.worker.ready_timeout.is_zero(), "worker.ready_timeout must be > 0s".into());
+        check(self.signals.stale_after >= eval, "signals.stale_after must be >= signals.evaluation_interval".into());
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
     }
 }
 
@@ -428,35 +364,17 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_rule() {
         let cases = [
-            (
-                "max_workers: 1",
-                "max_workers (1) must be >= min_workers (2)",
-            ),
+            ("max_workers: 1", "max_workers (1) must be >= min_workers (2)"),
             ("min_workers: 0", "min_workers (0) must be >= 1"),
-            (
-                "scale_up: {max_step: 0}",
-                "scale_up.max_step (0) must be >= 1",
-            ),
-            (
-                "scale_down: {cpu_percent: 80}",
-                "scale_down.cpu_percent (80) must be < scale_up.cpu_percent (70)",
-            ),
-            (
-                "target_utilization_percent: 20",
-                "target_utilization_percent (20) must be between",
-            ),
+            ("scale_up: {max_step: 0}", "scale_up.max_step (0) must be >= 1"),
+            ("scale_down: {cpu_percent: 80}", "scale_down.cpu_percent (80) must be < scale_up.cpu_percent (70)"),
+            ("target_utilization_percent: 20", "target_utilization_percent (20) must be between"),
             (
                 "scale_up: {cpu_for: 50s}",
                 "scale_up.cpu_for (50s) must be a multiple of signals.evaluation_interval (15s)",
             ),
-            (
-                "worker: {instance_types: []}",
-                "worker.instance_types must not be empty",
-            ),
-            (
-                "scale_up: {cpu_percent: .nan}",
-                "scale_up.cpu_percent (NaN) must be in (0, 100]",
-            ),
+            ("worker: {instance_types: []}", "worker.instance_types must not be empty"),
+            ("scale_up: {cpu_percent: .nan}", "scale_up.cpu_percent (NaN) must be in (0, 100]"),
             ("drain: {spot_margin: 3m}", "drain.spot_margin must be < 2m"),
         ];
         for (yaml, want) in cases {
@@ -468,26 +386,14 @@ mod tests {
     #[test]
     fn unknown_and_mistyped_fields_are_rejected_with_their_path() {
         let cases = [
-            (
-                "max_wokers: 3",
-                "policy file: max_wokers: unknown field `max_wokers`",
-            ),
-            (
-                "scale_up: {cpu_precent: 3}",
-                "policy file: scale_up.cpu_precent: unknown field `cpu_precent`",
-            ),
-            (
-                "scale_up: {cpu_for: soon}",
-                "policy file: scale_up.cpu_for:",
-            ),
+            ("max_wokers: 3", "policy file: max_wokers: unknown field `max_wokers`"),
+            ("scale_up: {cpu_precent: 3}", "policy file: scale_up.cpu_precent: unknown field `cpu_precent`"),
+            ("scale_up: {cpu_for: soon}", "policy file: scale_up.cpu_for:"),
             ("min_workers: two", "policy file: min_workers:"),
         ];
         for (yaml, want) in cases {
             let err = Policy::from_yaml(yaml).unwrap_err().to_string();
-            assert!(
-                err.starts_with(want),
-                "{yaml}: got {err:?}, want prefix {want:?}"
-            );
+            assert!(err.starts_with(want), "{yaml}: got {err:?}, want prefix {want:?}");
         }
     }
 

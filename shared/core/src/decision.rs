@@ -45,13 +45,6 @@ pub struct Decision {
 impl Decision {
     /// A `none` decision at `current` workers.
     pub fn none(current: u32, reasons: Vec<String>) -> Self {
-        Self {
-            action: Action::None,
-            count: 0,
-            nodes: vec![],
-            current,
-            target: current,
-            reasons,
-        }
+        Self { action: Action::None, count: 0, nodes: vec![], current, target: current, reasons }
     }
 }

@@ -5,12 +5,17 @@
 pub mod cluster;
 pub mod config;
 pub mod decision;
+pub mod message;
+pub mod metric;
 pub mod node;
+pub mod notification;
 pub mod operation;
 pub mod pdb;
 pub mod pod;
 pub mod policy;
+pub mod ports;
 pub mod resources;
+pub mod rules;
 pub mod signal;
 pub mod snapshot;
 pub mod state;

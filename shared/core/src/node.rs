@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{InstanceId, Resources, time::Timestamp};
 
 /// How the instance behind a node is billed.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Regular on-demand capacity.

@@ -111,11 +111,7 @@ impl Operation {
     /// Moves to `next` with a new deadline, if the state machine allows it.
     pub fn advance(&mut self, next: Phase, deadline: Timestamp) -> Result<(), InvalidTransition> {
         if !self.phase.can_become(next) {
-            return Err(InvalidTransition {
-                id: self.id.clone(),
-                from: self.phase,
-                to: next,
-            });
+            return Err(InvalidTransition { id: self.id.clone(), from: self.phase, to: next });
         }
         self.phase = next;
         self.deadline = deadline;
@@ -142,47 +138,21 @@ mod tests {
             &[Cordoned, Draining, Draining, Terminating, Done],
             &[Cordoned, Draining, Aborted],
             &[Cordoned, Aborted],
-            &[
-                Launching,
-                WaitingReady,
-                Cordoned,
-                Draining,
-                Terminating,
-                Done,
-            ],
+            &[Launching, WaitingReady, Cordoned, Draining, Terminating, Done],
         ] {
             for w in path.windows(2) {
-                assert!(
-                    w[0].can_become(w[1]),
-                    "{:?} -> {:?} in {path:?}",
-                    w[0],
-                    w[1]
-                );
+                assert!(w[0].can_become(w[1]), "{:?} -> {:?} in {path:?}", w[0], w[1]);
             }
         }
     }
 
     #[test]
     fn terminal_phases_never_move_and_shortcuts_are_refused() {
-        let all = [
-            Launching,
-            WaitingReady,
-            Cordoned,
-            Draining,
-            Terminating,
-            Done,
-            Failed,
-            Aborted,
-        ];
+        let all = [Launching, WaitingReady, Cordoned, Draining, Terminating, Done, Failed, Aborted];
         for from in [Done, Failed, Aborted] {
             assert!(all.iter().all(|to| !from.can_become(*to)), "{from:?} moved");
         }
-        for (from, to) in [
-            (Launching, Done),
-            (Cordoned, Terminating),
-            (Draining, Done),
-            (Terminating, Aborted),
-        ] {
+        for (from, to) in [(Launching, Done), (Cordoned, Terminating), (Draining, Done), (Terminating, Aborted)] {
             assert!(!from.can_become(to), "{from:?} -> {to:?} allowed");
         }
         let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
@@ -199,10 +169,7 @@ mod tests {
             result: None,
         };
         let err = op.advance(Done, t).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "operation op-1: Cordoned cannot become Done"
-        );
+        assert_eq!(err.to_string(), "operation op-1: Cordoned cannot become Done");
         assert_eq!(op.phase, Cordoned);
     }
 }

@@ -73,9 +73,7 @@ pub enum LabelOperator {
 impl LabelSelector {
     /// Kubernetes semantics: an empty selector matches every pod.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|e| {
                 let value = labels.get(&e.key);
                 match e.operator {
@@ -93,10 +91,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
     }
 
     #[test]
@@ -115,23 +110,11 @@ mod tests {
             (sel(&[], vec![]), true),
             (sel(&[("app", "web")], vec![]), true),
             (sel(&[("app", "db")], vec![]), false),
-            (
-                sel(&[], vec![ex("tier", LabelOperator::In, &["front", "back"])]),
-                true,
-            ),
-            (
-                sel(&[], vec![ex("tier", LabelOperator::NotIn, &["front"])]),
-                false,
-            ),
-            (
-                sel(&[], vec![ex("zone", LabelOperator::NotIn, &["a"])]),
-                true,
-            ),
+            (sel(&[], vec![ex("tier", LabelOperator::In, &["front", "back"])]), true),
+            (sel(&[], vec![ex("tier", LabelOperator::NotIn, &["front"])]), false),
+            (sel(&[], vec![ex("zone", LabelOperator::NotIn, &["a"])]), true),
             (sel(&[], vec![ex("app", LabelOperator::Exists, &[])]), true),
-            (
-                sel(&[], vec![ex("app", LabelOperator::DoesNotExist, &[])]),
-                false,
-            ),
+            (sel(&[], vec![ex("app", LabelOperator::DoesNotExist, &[])]), false),
         ];
         for (i, (selector, want)) in cases.iter().enumerate() {
             assert_eq!(selector.matches(&app_web), *want, "case {i}: {selector:?}");

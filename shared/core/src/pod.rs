@@ -13,8 +13,7 @@ pub const SAFE_TO_EVICT_CA: &str = "cluster-autoscaler.kubernetes.io/safe-to-evi
 pub const SAFE_TO_EVICT: &str = "k3s-autoscaler/safe-to-evict";
 
 /// Priority classes Kubernetes reserves for components the cluster cannot run without.
-pub const CRITICAL_PRIORITY_CLASSES: [&str; 2] =
-    ["system-cluster-critical", "system-node-critical"];
+pub const CRITICAL_PRIORITY_CLASSES: [&str; 2] = ["system-cluster-critical", "system-node-critical"];
 
 /// `status.phase` of a pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,8 +110,6 @@ impl Pod {
 
     /// Runs at one of Kubernetes' critical priority classes.
     pub fn has_critical_priority(&self) -> bool {
-        self.priority_class
-            .as_deref()
-            .is_some_and(|c| CRITICAL_PRIORITY_CLASSES.contains(&c))
+        self.priority_class.as_deref().is_some_and(|c| CRITICAL_PRIORITY_CLASSES.contains(&c))
     }
 }

@@ -19,10 +19,7 @@ pub struct Resources {
 impl Resources {
     /// A CPU + memory amount.
     pub const fn new(cpu_millis: u64, memory_bytes: u64) -> Self {
-        Self {
-            cpu_millis,
-            memory_bytes,
-        }
+        Self { cpu_millis, memory_bytes }
     }
 
     /// Whether `self` fits inside `room` in both dimensions.

@@ -114,6 +114,13 @@ pub enum Signal {
         /// When the change starts, if known.
         start_at: Option<Timestamp>,
     },
+    /// A follow-up the scaler sent itself to advance a long operation (drain, Ready wait).
+    Advance {
+        /// The operation.
+        operation_id: String,
+        /// Which follow-up of the operation this is.
+        step: u32,
+    },
     /// The reconciler's periodic tick, with what it found.
     Reconcile {
         /// When the reconciler observed.

@@ -60,39 +60,28 @@ impl Snapshot {
     /// Parses a JSON snapshot; the error names the field.
     pub fn from_json(text: &str) -> Result<Self, SnapshotError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let snap: Snapshot = serde_path_to_error::deserialize(de).map_err(|e| SnapshotError {
-            field: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
+        let snap: Snapshot = serde_path_to_error::deserialize(de)
+            .map_err(|e| SnapshotError { field: e.path().to_string(), message: e.inner().to_string() })?;
         snap.validate()?;
         Ok(snap)
     }
 
     fn validate(&self) -> Result<(), SnapshotError> {
-        let err = |field: String, message: &str| SnapshotError {
-            field,
-            message: message.into(),
-        };
+        let err = |field: String, message: &str| SnapshotError { field, message: message.into() };
         let mut names = std::collections::HashSet::new();
         for (i, n) in self.nodes.iter().enumerate() {
             if n.name.is_empty() {
                 return Err(err(format!("nodes[{i}].name"), "must not be empty"));
             }
             if !names.insert(n.name.as_str()) {
-                return Err(err(
-                    format!("nodes[{i}].name"),
-                    &format!("duplicate node {:?}", n.name),
-                ));
+                return Err(err(format!("nodes[{i}].name"), &format!("duplicate node {:?}", n.name)));
             }
         }
         for (i, p) in self.pods.iter().enumerate() {
             if let Some(node) = &p.node
                 && !names.contains(node.as_str())
             {
-                return Err(err(
-                    format!("pods[{i}].node"),
-                    &format!("unknown node {node:?}"),
-                ));
+                return Err(err(format!("pods[{i}].node"), &format!("unknown node {node:?}")));
             }
         }
         if let Some(p) = self.state.cpu.percent
@@ -103,10 +92,7 @@ impl Snapshot {
         if let Some(d) = self.state.cpu.demand_cores
             && !(d.is_finite() && d >= 0.0)
         {
-            return Err(err(
-                "state.cpu.demand_cores".into(),
-                "must be a non-negative number",
-            ));
+            return Err(err("state.cpu.demand_cores".into(), "must be a non-negative number"));
         }
         Ok(())
     }

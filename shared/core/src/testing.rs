@@ -1,8 +1,7 @@
 //! Builders of nodes, pods and snapshots for tests, benchmarks and the simulator. Pure.
 
 use crate::{
-    ClusterId, ClusterState, InstanceId, Lifecycle, Node, OwnerKind, Pod, PodPhase, Resources,
-    Snapshot,
+    ClusterId, ClusterState, InstanceId, Lifecycle, Node, OwnerKind, Pod, PodPhase, Resources, Snapshot,
     time::{Timestamp, before},
 };
 
@@ -28,12 +27,7 @@ pub fn worker(name: &str, zone: &str) -> Node {
 
 /// The K3s server node.
 pub fn master() -> Node {
-    Node {
-        control_plane: true,
-        managed: false,
-        allocatable: Resources::new(2000, 4 * GIB),
-        ..worker("master", "a")
-    }
+    Node { control_plane: true, managed: false, allocatable: Resources::new(2000, 4 * GIB), ..worker("master", "a") }
 }
 
 /// A running ReplicaSet pod on `node` requesting `cpu_millis` and 256 MiB.
@@ -45,11 +39,7 @@ pub fn pod(ns: &str, name: &str, node: &str, cpu_millis: u64) -> Pod {
         phase: PodPhase::Running,
         owner: OwnerKind::ReplicaSet,
         priority_class: None,
-        labels: [(
-            "app".to_string(),
-            name.split('-').next().unwrap_or(name).to_string(),
-        )]
-        .into(),
+        labels: [("app".to_string(), name.split('-').next().unwrap_or(name).to_string())].into(),
         annotations: Default::default(),
         requests: Resources::new(cpu_millis, 256 * 1024 * 1024),
         pending_since: None,
@@ -59,12 +49,7 @@ pub fn pod(ns: &str, name: &str, node: &str, cpu_millis: u64) -> Pod {
 
 /// An unschedulable pod Pending since `since`.
 pub fn pending(ns: &str, name: &str, cpu_millis: u64, since: Timestamp) -> Pod {
-    Pod {
-        node: None,
-        phase: PodPhase::Pending,
-        pending_since: Some(since),
-        ..pod(ns, name, "", cpu_millis)
-    }
+    Pod { node: None, phase: PodPhase::Pending, pending_since: Some(since), ..pod(ns, name, "", cpu_millis) }
 }
 
 /// A snapshot of `nodes` with a fresh CPU reading at `cpu_percent`, holding for an hour.
@@ -74,13 +59,7 @@ pub fn snapshot(nodes: Vec<Node>, pods: Vec<Pod>, cpu_percent: f64, now: Timesta
     state.cpu.observed_at = Some(now);
     state.cpu.high_since = Some(before(now, std::time::Duration::from_secs(3600)));
     state.cpu.low_since = state.cpu.high_since;
-    Snapshot {
-        taken_at: Some(now),
-        state,
-        nodes,
-        pods,
-        pdbs: vec![],
-    }
+    Snapshot { taken_at: Some(now), state, nodes, pods, pdbs: vec![] }
 }
 
 /// A large synthetic cluster: `nodes` workers across two zones, `pods_per_node` pods each plus
@@ -91,27 +70,11 @@ pub fn synthetic(nodes: u32, pods_per_node: u32, cpu_percent: f64) -> (Snapshot,
     let mut pods = Vec::with_capacity((nodes * (pods_per_node + 1)) as usize);
     for i in 0..nodes {
         let name = format!("i-{i:017x}");
-        let mut n = worker(
-            &name,
-            if i % 2 == 0 {
-                "us-east-1a"
-            } else {
-                "us-east-1b"
-            },
-        );
+        let mut n = worker(&name, if i % 2 == 0 { "us-east-1a" } else { "us-east-1b" });
         n.allocatable = Resources::new(64_000, 256 * GIB);
-        n.lifecycle = if i % 3 == 0 {
-            Lifecycle::Spot
-        } else {
-            Lifecycle::OnDemand
-        };
+        n.lifecycle = if i % 3 == 0 { Lifecycle::Spot } else { Lifecycle::OnDemand };
         for j in 0..pods_per_node {
-            pods.push(pod(
-                "shop",
-                &format!("web-{i}-{j}"),
-                &name,
-                100 + u64::from((i * 7 + j) % 900),
-            ));
+            pods.push(pod("shop", &format!("web-{i}-{j}"), &name, 100 + u64::from((i * 7 + j) % 900)));
         }
         let mut ds = pod("kube-system", &format!("node-exporter-{i}"), &name, 50);
         ds.owner = OwnerKind::DaemonSet;

@@ -7,18 +7,12 @@ pub use jiff::Timestamp;
 
 /// `t + d`, saturating at the maximum timestamp instead of panicking.
 pub fn after(t: Timestamp, d: Duration) -> Timestamp {
-    jiff::SignedDuration::try_from(d)
-        .ok()
-        .and_then(|d| t.checked_add(d).ok())
-        .unwrap_or(Timestamp::MAX)
+    jiff::SignedDuration::try_from(d).ok().and_then(|d| t.checked_add(d).ok()).unwrap_or(Timestamp::MAX)
 }
 
 /// `t - d`, saturating at the minimum timestamp.
 pub fn before(t: Timestamp, d: Duration) -> Timestamp {
-    jiff::SignedDuration::try_from(d)
-        .ok()
-        .and_then(|d| t.checked_sub(d).ok())
-        .unwrap_or(Timestamp::MIN)
+    jiff::SignedDuration::try_from(d).ok().and_then(|d| t.checked_sub(d).ok()).unwrap_or(Timestamp::MIN)
 }
 
 /// How long ago `since` was at `now`; zero when `since` is in the future.
@@ -41,14 +35,8 @@ mod tests {
 
     #[test]
     fn elapsed_is_zero_for_future_instants() {
-        assert_eq!(
-            elapsed(ts("2026-01-01T00:00:00Z"), ts("2026-01-01T00:01:00Z")),
-            Duration::ZERO
-        );
-        assert_eq!(
-            elapsed(ts("2026-01-01T00:03:00Z"), ts("2026-01-01T00:00:00Z")),
-            Duration::from_secs(180)
-        );
+        assert_eq!(elapsed(ts("2026-01-01T00:00:00Z"), ts("2026-01-01T00:01:00Z")), Duration::ZERO);
+        assert_eq!(elapsed(ts("2026-01-01T00:03:00Z"), ts("2026-01-01T00:00:00Z")), Duration::from_secs(180));
     }
 
     #[test]

@@ -36,11 +36,7 @@ impl DrainPlan {
 }
 
 /// Plans the drain of the pods bound to one node.
-pub fn plan<'p>(
-    pods: impl IntoIterator<Item = &'p Pod>,
-    pdbs: &[Pdb],
-    policy: &Policy,
-) -> DrainPlan {
+pub fn plan<'p>(pods: impl IntoIterator<Item = &'p Pod>, pdbs: &[Pdb], policy: &Policy) -> DrainPlan {
     let mut plan = DrainPlan::default();
     for pod in pods {
         if let Some(skip) = skip_reason(pod) {
@@ -75,12 +71,8 @@ pub fn block_reason(pod: &Pod, pdbs: &[Pdb], policy: &Policy) -> Option<String> 
     if let Some(b) = budgets.iter().find(|b| b.disruptions_allowed == 0) {
         return Some(format!("PDB {} allows 0 disruptions", b.key()));
     }
-    let critical = policy
-        .scale_down
-        .critical_namespaces
-        .iter()
-        .any(|ns| *ns == pod.namespace)
-        || pod.has_critical_priority();
+    let critical =
+        policy.scale_down.critical_namespaces.iter().any(|ns| *ns == pod.namespace) || pod.has_critical_priority();
     if critical && budgets.is_empty() {
         return Some("no PDB".into());
     }

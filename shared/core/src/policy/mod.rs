@@ -50,17 +50,11 @@ pub fn decide(snap: &Snapshot, policy: &Policy, now: Timestamp) -> Decision {
             policy,
             now,
             policy.min_workers,
-            vec![format!(
-                "{current} workers is below min_workers ({})",
-                policy.min_workers
-            )],
+            vec![format!("{current} workers is below min_workers ({})", policy.min_workers)],
         );
     }
     if current > policy.max_workers {
-        let reason = format!(
-            "{current} workers is above max_workers ({})",
-            policy.max_workers
-        );
+        let reason = format!("{current} workers is above max_workers ({})", policy.max_workers);
         if !view.pending.is_empty() {
             let blocked = format!("scale-down blocked: {} pods Pending", view.pending.len());
             return Decision::none(current, vec![reason, blocked]);
@@ -96,19 +90,10 @@ fn up_signals(view: &View<'_>, policy: &Policy, now: Timestamp) -> Vec<String> {
         }
     }
     let window = policy.scale_up.pending_for;
-    let old: Vec<Duration> = view
-        .pending
-        .iter()
-        .filter_map(|p| p.pending_since.map(|s| elapsed(now, s)))
-        .filter(|d| *d >= window)
-        .collect();
+    let old: Vec<Duration> =
+        view.pending.iter().filter_map(|p| p.pending_since.map(|s| elapsed(now, s))).filter(|d| *d >= window).collect();
     if let Some(oldest) = old.iter().max() {
-        reasons.push(format!(
-            "{} pods Pending for at least {} (oldest {})",
-            old.len(),
-            human(window),
-            human(*oldest)
-        ));
+        reasons.push(format!("{} pods Pending for at least {} (oldest {})", old.len(), human(window), human(*oldest)));
     }
     reasons
 }
@@ -130,32 +115,20 @@ fn up_target(view: &View<'_>, policy: &Policy, current: u32) -> (u32, Vec<String
         .map(|p| format!("pod {p} requests more than one worker can hold: no scale-up helps it"))
         .collect();
     let by_pods = current + fit.new_workers;
-    let by_cpu = sizing::demand_millis(view)
-        .map(|d| sizing::cpu_target(d, view.worker_size.cpu_millis, policy))
-        .unwrap_or(0);
+    let by_cpu =
+        sizing::demand_millis(view).map(|d| sizing::cpu_target(d, view.worker_size.cpu_millis, policy)).unwrap_or(0);
     (by_pods.max(by_cpu), notes)
 }
 
-fn scale_up(
-    view: &View<'_>,
-    policy: &Policy,
-    now: Timestamp,
-    target: u32,
-    mut reasons: Vec<String>,
-) -> Decision {
+fn scale_up(view: &View<'_>, policy: &Policy, now: Timestamp, target: u32, mut reasons: Vec<String>) -> Decision {
     let current = view.workers.len() as u32;
     let state = &view.snap.state;
     if current >= policy.max_workers {
-        reasons.push(format!(
-            "scale-up blocked: already at max_workers ({})",
-            policy.max_workers
-        ));
+        reasons.push(format!("scale-up blocked: already at max_workers ({})", policy.max_workers));
         return Decision::none(current, reasons);
     }
     if let Some(until) = state.backoff_until.filter(|u| now < *u) {
-        reasons.push(format!(
-            "scale-up blocked: backing off after a failed launch until {until}"
-        ));
+        reasons.push(format!("scale-up blocked: backing off after a failed launch until {until}"));
         return Decision::none(current, reasons);
     }
     if current >= policy.min_workers
@@ -169,33 +142,15 @@ fn scale_up(
         ));
         return Decision::none(current, reasons);
     }
-    let burst = state
-        .cpu
-        .percent
-        .is_some_and(|p| p > policy.scale_up.burst_cpu_percent);
-    let max_step = if burst {
-        policy.scale_up.max_step * 2
-    } else {
-        policy.scale_up.max_step
-    };
+    let burst = state.cpu.percent.is_some_and(|p| p > policy.scale_up.burst_cpu_percent);
+    let max_step = if burst { policy.scale_up.max_step * 2 } else { policy.scale_up.max_step };
     let wanted = target.saturating_sub(current).max(1);
     let step = wanted.min(max_step).min(policy.max_workers - current);
     reasons.push(format!(
         "sized for {target} workers (target utilisation {}%); adding {step}{}{}",
         policy.target_utilization_percent,
-        if step < wanted {
-            format!(" of {wanted} (max step {max_step})")
-        } else {
-            String::new()
-        },
-        if burst {
-            format!(
-                ", burst step above {}% CPU",
-                policy.scale_up.burst_cpu_percent
-            )
-        } else {
-            String::new()
-        },
+        if step < wanted { format!(" of {wanted} (max step {max_step})") } else { String::new() },
+        if burst { format!(", burst step above {}% CPU", policy.scale_up.burst_cpu_percent) } else { String::new() },
     ));
     Decision {
         action: Action::ScaleUp,
@@ -212,20 +167,13 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
     let state = &view.snap.state;
     let none = |why: String| Decision::none(current, vec![why]);
     if !view.pending.is_empty() {
-        return none(format!(
-            "scale-down blocked: {} pods Pending",
-            view.pending.len()
-        ));
+        return none(format!("scale-down blocked: {} pods Pending", view.pending.len()));
     }
     let Some(pct) = fresh_cpu(view, policy, now) else {
         return none("no recent CPU reading: nothing to act on".into());
     };
     let window = policy.scale_down.cpu_for;
-    let low_for = state
-        .cpu
-        .low_since
-        .map(|s| elapsed(now, s))
-        .filter(|_| pct < policy.scale_down.cpu_percent);
+    let low_for = state.cpu.low_since.map(|s| elapsed(now, s)).filter(|_| pct < policy.scale_down.cpu_percent);
     let continuing = state.scale_down_target.is_some();
     let mut reasons = match low_for {
         Some(d) if d >= window => vec![format!(
@@ -245,10 +193,7 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
         None => return none(format!("CPU {pct:.1}% is within the band: nothing to do")),
     };
     if current <= policy.min_workers {
-        reasons.push(format!(
-            "scale-down blocked: at min_workers ({})",
-            policy.min_workers
-        ));
+        reasons.push(format!("scale-down blocked: at min_workers ({})", policy.min_workers));
         return Decision::none(current, reasons);
     }
     if let Some(up) = state.last_scale_up_at
@@ -272,8 +217,7 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
         return Decision::none(current, reasons);
     }
     let demand = sizing::demand_millis(view).unwrap_or(0.0);
-    let target =
-        sizing::cpu_target(demand, view.worker_size.cpu_millis, policy).max(policy.min_workers);
+    let target = sizing::cpu_target(demand, view.worker_size.cpu_millis, policy).max(policy.min_workers);
     if target >= current {
         reasons.push(format!(
             "demand {} cores needs {target} workers at {}%: keeping {current}",
@@ -300,22 +244,10 @@ fn scale_down(view: &View<'_>, policy: &Policy, target: u32, mut reasons: Vec<St
                 "removing {} ({}, {:?}, {}m CPU requested); one drain at a time toward {target}",
                 c.name, c.zone, c.lifecycle, c.requested.cpu_millis
             ));
-            Decision {
-                action: Action::ScaleDown,
-                count: 1,
-                nodes: vec![c.name.clone()],
-                current,
-                target,
-                reasons,
-            }
+            Decision { action: Action::ScaleDown, count: 1, nodes: vec![c.name.clone()], current, target, reasons }
         }
         None => {
-            reasons.extend(
-                selection
-                    .blocked
-                    .into_iter()
-                    .map(|b| format!("scale-down blocked: {b}")),
-            );
+            reasons.extend(selection.blocked.into_iter().map(|b| format!("scale-down blocked: {b}")));
             if reasons.iter().all(|r| !r.starts_with("scale-down blocked")) {
                 reasons.push("scale-down blocked: no worker is removable".into());
             }

@@ -65,11 +65,7 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
         let pods = &view.pods_by_node[i];
         let plan = drain::plan(pods.iter().copied(), &view.snap.pdbs, policy);
         if !plan.is_clear() {
-            blocked.push(format!(
-                "node {} runs {}",
-                node.name,
-                plan.blocking.join(", ")
-            ));
+            blocked.push(format!("node {} runs {}", node.name, plan.blocking.join(", ")));
             continue;
         }
         ranked.push((i, per_zone[node.zone.as_str()]));
@@ -79,11 +75,7 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
     ranked.sort_by(|&(a, za), &(b, zb)| {
         let (na, nb) = (&view.snap.nodes[a], &view.snap.nodes[b]);
         zb.cmp(&za)
-            .then(
-                view.requested[a]
-                    .cpu_millis
-                    .cmp(&view.requested[b].cpu_millis),
-            )
+            .then(view.requested[a].cpu_millis.cmp(&view.requested[b].cpu_millis))
             .then((na.lifecycle != Lifecycle::Spot).cmp(&(nb.lifecycle != Lifecycle::Spot)))
             .then(na.name.cmp(&nb.name))
     });
@@ -91,11 +83,8 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
     for (i, _) in ranked {
         let node = &view.snap.nodes[i];
         // Its evictable pods must fit, by requests, on the other schedulable workers.
-        let movable: Vec<_> = view.pods_by_node[i]
-            .iter()
-            .copied()
-            .filter(|p| drain::skip_reason(p).is_none())
-            .collect();
+        let movable: Vec<_> =
+            view.pods_by_node[i].iter().copied().filter(|p| drain::skip_reason(p).is_none()).collect();
         let mut room = view.free_room(Some(i));
         let left = pack(&movable, &mut room);
         if !left.is_empty() {
@@ -116,8 +105,5 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
         // One drain at a time: the best candidate is enough, and the fit check is the costly part.
         break;
     }
-    Selection {
-        candidates,
-        blocked,
-    }
+    Selection { candidates, blocked }
 }

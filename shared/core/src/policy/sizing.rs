@@ -12,11 +12,7 @@ pub fn cpu_target(demand_millis: f64, worker_cpu: u64, policy: &Policy) -> u32 {
         return 0;
     }
     let n = (demand_millis / per_worker).ceil();
-    if n >= u32::MAX as f64 {
-        u32::MAX
-    } else {
-        n as u32
-    }
+    if n >= u32::MAX as f64 { u32::MAX } else { n as u32 }
 }
 
 /// The busy worker millicores the last CPU reading stands for.
@@ -41,8 +37,7 @@ pub(crate) struct PendingFit {
 
 pub(crate) fn pending_fit(view: &View<'_>) -> PendingFit {
     let size = view.worker_size;
-    let (fits, too_large): (Vec<_>, Vec<_>) =
-        view.pending.iter().partition(|p| p.requests.fits_in(&size));
+    let (fits, too_large): (Vec<_>, Vec<_>) = view.pending.iter().partition(|p| p.requests.fits_in(&size));
     let mut room = view.free_room(None);
     let mut left = pack(&fits, &mut room);
     let mut new_workers = 0u32;
@@ -51,10 +46,7 @@ pub(crate) fn pending_fit(view: &View<'_>) -> PendingFit {
         let mut fresh = [size];
         left = pack(&left, &mut fresh);
     }
-    PendingFit {
-        new_workers,
-        too_large: too_large.iter().map(|p| p.key()).collect(),
-    }
+    PendingFit { new_workers, too_large: too_large.iter().map(|p| p.key()).collect() }
 }
 
 /// Formats millicores as cores for reasons: `2500` → `2.50`.

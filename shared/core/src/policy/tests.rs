@@ -42,12 +42,7 @@ use crate::{Node, Pod};
 
 #[test]
 fn cpu_threshold_is_strictly_above_70_percent() {
-    let cases = [
-        (70.0, Action::None),
-        (70.1, Action::ScaleUp),
-        (69.9, Action::None),
-        (95.0, Action::ScaleUp),
-    ];
+    let cases = [(70.0, Action::None), (70.1, Action::ScaleUp), (69.9, Action::None), (95.0, Action::ScaleUp)];
     for (cpu, want) in cases {
         let d = decide(&at(5, cpu), &Policy::default(), now());
         assert_eq!(d.action, want, "cpu {cpu}: {:?}", d.reasons);
@@ -59,24 +54,15 @@ fn high_cpu_must_hold_for_its_window() {
     for (held, want) in [(59, Action::None), (60, Action::ScaleUp)] {
         let mut s = at(5, 80.0);
         s.state.cpu.high_since = Some(before(now(), secs(held)));
-        assert_eq!(
-            decide(&s, &Policy::default(), now()).action,
-            want,
-            "held {held}s"
-        );
+        assert_eq!(decide(&s, &Policy::default(), now()).action, want, "held {held}s");
     }
 }
 
 #[test]
 fn pending_pods_trigger_at_exactly_180_seconds() {
-    for (age, want) in [
-        (179, Action::None),
-        (180, Action::ScaleUp),
-        (600, Action::ScaleUp),
-    ] {
+    for (age, want) in [(179, Action::None), (180, Action::ScaleUp), (600, Action::ScaleUp)] {
         let mut s = at(3, 50.0);
-        s.pods
-            .push(pending("shop", "web-new", 500, before(now(), secs(age))));
+        s.pods.push(pending("shop", "web-new", 500, before(now(), secs(age))));
         let d = decide(&s, &Policy::default(), now());
         assert_eq!(d.action, want, "pending {age}s: {:?}", d.reasons);
     }
@@ -87,12 +73,7 @@ fn pending_pods_are_sized_by_their_requests() {
     // 3 workers with 1800m free each; 6 pods of 1500m: 3 fit, 3 need 3 new workers.
     let mut s = at(3, 50.0);
     for i in 0..6 {
-        s.pods.push(pending(
-            "shop",
-            &format!("big-{i}"),
-            1500,
-            before(now(), secs(200)),
-        ));
+        s.pods.push(pending("shop", &format!("big-{i}"), 1500, before(now(), secs(200))));
     }
     let d = decide(&s, &Policy::default(), now());
     assert_eq!((d.action, d.count), (Action::ScaleUp, 3), "{:?}", d.reasons);
@@ -101,8 +82,7 @@ fn pending_pods_are_sized_by_their_requests() {
 #[test]
 fn pods_larger_than_a_worker_never_trigger_growth_beyond_one() {
     let mut s = at(3, 50.0);
-    s.pods
-        .push(pending("shop", "huge", 64_000, before(now(), secs(300))));
+    s.pods.push(pending("shop", "huge", 64_000, before(now(), secs(300))));
     let d = decide(&s, &Policy::default(), now());
     // The trigger holds, but sizing adds nothing for a pod no worker could hold: the minimum step.
     assert_eq!((d.action, d.count), (Action::ScaleUp, 1), "{:?}", d.reasons);
@@ -121,12 +101,7 @@ fn cpu_step_is_proportional_and_capped() {
     ];
     for (n, cpu, step) in cases {
         let d = decide(&at(n, cpu), &Policy::default(), now());
-        assert_eq!(
-            (d.action, d.count),
-            (Action::ScaleUp, step),
-            "{n} workers at {cpu}%: {:?}",
-            d.reasons
-        );
+        assert_eq!((d.action, d.count), (Action::ScaleUp, step), "{n} workers at {cpu}%: {:?}", d.reasons);
     }
 }
 
@@ -145,33 +120,18 @@ fn bounds_are_kept() {
     let p = Policy::default();
     let d = decide(&at(10, 99.0), &p, now());
     assert_eq!(d.action, Action::None);
-    assert!(
-        d.reasons
-            .iter()
-            .any(|r| r.contains("already at max_workers (10)")),
-        "{:?}",
-        d.reasons
-    );
+    assert!(d.reasons.iter().any(|r| r.contains("already at max_workers (10)")), "{:?}", d.reasons);
     let d = decide(&at(9, 99.0), &p, now());
     assert_eq!((d.action, d.count), (Action::ScaleUp, 1));
     let d = decide(&at(2, 5.0), &p, now());
     assert_eq!(d.action, Action::None);
-    assert!(
-        d.reasons.iter().any(|r| r.contains("at min_workers (2)")),
-        "{:?}",
-        d.reasons
-    );
+    assert!(d.reasons.iter().any(|r| r.contains("at min_workers (2)")), "{:?}", d.reasons);
     let d = decide(&at(1, 50.0), &p, now());
     assert_eq!((d.action, d.count), (Action::ScaleUp, 1), "{:?}", d.reasons);
     let d = decide(&at(0, 50.0), &p, now());
     assert_eq!((d.action, d.count), (Action::ScaleUp, 2), "{:?}", d.reasons);
     let d = decide(&at(12, 50.0), &p, now());
-    assert_eq!(
-        (d.action, d.count),
-        (Action::ScaleDown, 1),
-        "{:?}",
-        d.reasons
-    );
+    assert_eq!((d.action, d.count), (Action::ScaleDown, 1), "{:?}", d.reasons);
 }
 
 #[test]
@@ -188,12 +148,7 @@ fn low_cpu_must_hold_for_ten_minutes() {
 fn scale_down_targets_the_utilisation_not_the_threshold() {
     // 5 workers at 25% = 2.5 cores: target ceil(2.5/1.3) = 2, so removal goes on toward 2.
     let d = decide(&at(5, 25.0), &Policy::default(), now());
-    assert_eq!(
-        (d.action, d.count, d.target),
-        (Action::ScaleDown, 1, 2),
-        "{:?}",
-        d.reasons
-    );
+    assert_eq!((d.action, d.count, d.target), (Action::ScaleDown, 1, 2), "{:?}", d.reasons);
 }
 
 #[test]
@@ -203,25 +158,16 @@ fn scale_down_continues_toward_target_while_cpu_rises_inside_the_band() {
     assert_eq!(decide(&s, &Policy::default(), now()).action, Action::None);
     s.state.scale_down_target = Some(2);
     let d = decide(&s, &Policy::default(), now());
-    assert_eq!(
-        (d.action, d.target),
-        (Action::ScaleDown, 2),
-        "{:?}",
-        d.reasons
-    );
+    assert_eq!((d.action, d.target), (Action::ScaleDown, 2), "{:?}", d.reasons);
 }
 
 #[test]
 fn nothing_is_removed_while_anything_is_pending() {
     let mut s = at(5, 10.0);
-    s.pods
-        .push(pending("shop", "web-x", 100, before(now(), secs(10))));
+    s.pods.push(pending("shop", "web-x", 100, before(now(), secs(10))));
     let d = decide(&s, &Policy::default(), now());
     assert_eq!(d.action, Action::None);
-    assert_eq!(
-        d.reasons,
-        vec!["scale-down blocked: 1 pods Pending".to_string()]
-    );
+    assert_eq!(d.reasons, vec!["scale-down blocked: 1 pods Pending".to_string()]);
 }
 
 #[test]
@@ -231,31 +177,19 @@ fn cooldown_edges() {
     for (ago, want) in [(59, Action::None), (60, Action::ScaleUp)] {
         let mut s = at(5, 90.0);
         s.state.last_scale_up_at = Some(before(now(), secs(ago)));
-        assert_eq!(
-            decide(&s, &p, now()).action,
-            want,
-            "scale-up {ago}s after the last"
-        );
+        assert_eq!(decide(&s, &p, now()).action, want, "scale-up {ago}s after the last");
     }
     // No scale-down within 10 minutes of a scale-up.
     for (ago, want) in [(599, Action::None), (600, Action::ScaleDown)] {
         let mut s = at(5, 10.0);
         s.state.last_scale_up_at = Some(before(now(), secs(ago)));
-        assert_eq!(
-            decide(&s, &p, now()).action,
-            want,
-            "scale-down {ago}s after a scale-up"
-        );
+        assert_eq!(decide(&s, &p, now()).action, want, "scale-down {ago}s after a scale-up");
     }
     // 2-minute pause between removals.
     for (ago, want) in [(119, Action::None), (120, Action::ScaleDown)] {
         let mut s = at(5, 10.0);
         s.state.last_scale_down_at = Some(before(now(), secs(ago)));
-        assert_eq!(
-            decide(&s, &p, now()).action,
-            want,
-            "removal {ago}s after the last"
-        );
+        assert_eq!(decide(&s, &p, now()).action, want, "removal {ago}s after the last");
     }
 }
 
@@ -267,10 +201,7 @@ fn backoff_blocks_scale_up_until_it_expires() {
     assert_eq!(d.action, Action::None);
     assert!(d.reasons.last().unwrap().contains("backing off"));
     s.state.backoff_until = Some(now());
-    assert_eq!(
-        decide(&s, &Policy::default(), now()).action,
-        Action::ScaleUp
-    );
+    assert_eq!(decide(&s, &Policy::default(), now()).action, Action::ScaleUp);
 }
 
 #[test]
@@ -291,11 +222,7 @@ fn an_operation_in_flight_blocks_every_decision() {
         });
         let d = decide(&s, &Policy::default(), now());
         assert_eq!(d.action, Action::None);
-        assert!(
-            d.reasons[0].starts_with("operation op-7 (ScaleUp, WaitingReady) in flight"),
-            "{:?}",
-            d.reasons
-        );
+        assert!(d.reasons[0].starts_with("operation op-7 (ScaleUp, WaitingReady) in flight"), "{:?}", d.reasons);
         s.state.operation.as_mut().unwrap().phase = Phase::Done;
         assert_ne!(decide(&s, &Policy::default(), now()).action, Action::None);
     }
@@ -306,11 +233,7 @@ fn stale_cpu_readings_are_not_acted_on() {
     for cpu in [95.0, 10.0] {
         let mut s = at(5, cpu);
         s.state.cpu.observed_at = Some(before(now(), secs(601)));
-        assert_eq!(
-            decide(&s, &Policy::default(), now()).action,
-            Action::None,
-            "stale {cpu}%"
-        );
+        assert_eq!(decide(&s, &Policy::default(), now()).action, Action::None, "stale {cpu}%");
     }
 }
 
@@ -318,11 +241,7 @@ fn stale_cpu_readings_are_not_acted_on() {
 /// kept from removal, so the test isolates one rule.
 fn only_candidate_has(extra: Pod) -> Snapshot {
     let mut s = at(3, 10.0);
-    for n in s
-        .nodes
-        .iter_mut()
-        .filter(|n| n.name != "i-000" && n.is_worker())
-    {
+    for n in s.nodes.iter_mut().filter(|n| n.name != "i-000" && n.is_worker()) {
         n.scale_down_disabled = true;
     }
     s.pods.push(extra);
@@ -337,14 +256,10 @@ fn blocking_pods_keep_their_node_with_a_readable_reason() {
     };
     let base = pod("shop", "cart", "i-000", 100);
     let cases: Vec<(Pod, &str)> = vec![
-        (
-            on(pod("kube-system", "coredns", "i-000", 100), &|_| {}),
-            "node i-000 runs kube-system/coredns (no PDB)",
-        ),
+        (on(pod("kube-system", "coredns", "i-000", 100), &|_| {}), "node i-000 runs kube-system/coredns (no PDB)"),
         (
             on(base.clone(), &|p| {
-                p.annotations
-                    .insert(SAFE_TO_EVICT_CA.into(), "false".into());
+                p.annotations.insert(SAFE_TO_EVICT_CA.into(), "false".into());
             }),
             "node i-000 runs shop/cart (annotated safe-to-evict=false)",
         ),
@@ -357,9 +272,7 @@ fn blocking_pods_keep_their_node_with_a_readable_reason() {
             "node i-000 runs shop/cart (uses local storage (emptyDir/hostPath))",
         ),
         (
-            on(base.clone(), &|p| {
-                p.priority_class = Some("system-cluster-critical".into())
-            }),
+            on(base.clone(), &|p| p.priority_class = Some("system-cluster-critical".into())),
             "node i-000 runs shop/cart (no PDB)",
         ),
     ];
@@ -367,9 +280,7 @@ fn blocking_pods_keep_their_node_with_a_readable_reason() {
         let d = decide(&only_candidate_has(extra), &Policy::default(), now());
         assert_eq!(d.action, Action::None, "{want}");
         assert!(
-            d.reasons
-                .iter()
-                .any(|r| r == &format!("scale-down blocked: {want}")),
+            d.reasons.iter().any(|r| r == &format!("scale-down blocked: {want}")),
             "want {want:?} in {:#?}",
             d.reasons
         );
@@ -383,20 +294,13 @@ fn pdbs_block_only_when_they_allow_no_disruption() {
         s.pdbs.push(Pdb {
             namespace: "shop".into(),
             name: "cart".into(),
-            selector: LabelSelector {
-                match_labels: [("app".into(), "cart".into())].into(),
-                ..Default::default()
-            },
+            selector: LabelSelector { match_labels: [("app".into(), "cart".into())].into(), ..Default::default() },
             disruptions_allowed: allowed,
         });
         let d = decide(&s, &Policy::default(), now());
         assert_eq!(d.action, want, "allowed {allowed}: {:?}", d.reasons);
         if allowed == 0 {
-            assert!(
-                d.reasons
-                    .iter()
-                    .any(|r| r.contains("shop/cart (PDB shop/cart allows 0 disruptions)"))
-            );
+            assert!(d.reasons.iter().any(|r| r.contains("shop/cart (PDB shop/cart allows 0 disruptions)")));
         }
     }
 }
@@ -408,12 +312,7 @@ fn safe_to_evict_true_overrides_local_storage_and_bare_pods_but_not_pdbs() {
     p.owner = OwnerKind::None;
     p.annotations.insert(SAFE_TO_EVICT_CA.into(), "true".into());
     let d = decide(&only_candidate_has(p), &Policy::default(), now());
-    assert_eq!(
-        (d.action, d.nodes.clone()),
-        (Action::ScaleDown, vec!["i-000".to_string()]),
-        "{:?}",
-        d.reasons
-    );
+    assert_eq!((d.action, d.nodes.clone()), (Action::ScaleDown, vec!["i-000".to_string()]), "{:?}", d.reasons);
 }
 
 #[test]
@@ -432,11 +331,7 @@ fn daemonset_and_finished_pods_do_not_block() {
 #[test]
 fn unmanaged_not_ready_cordoned_and_master_nodes_are_never_chosen() {
     let mut s = at(4, 10.0);
-    let reasons = [
-        "was not launched by the autoscaler",
-        "is not Ready",
-        "is already cordoned",
-    ];
+    let reasons = ["was not launched by the autoscaler", "is not Ready", "is already cordoned"];
     s.nodes[1].managed = false;
     s.nodes[2].ready = false;
     s.nodes[3].cordoned = true;
@@ -446,18 +341,9 @@ fn unmanaged_not_ready_cordoned_and_master_nodes_are_never_chosen() {
     let d = decide(&s, &Policy::default(), now());
     assert_eq!(d.action, Action::None);
     for (i, why) in reasons.iter().enumerate() {
-        assert!(
-            d.reasons
-                .contains(&format!("scale-down blocked: node i-{i:03} {why}")),
-            "{:?}",
-            d.reasons
-        );
+        assert!(d.reasons.contains(&format!("scale-down blocked: node i-{i:03} {why}")), "{:?}", d.reasons);
     }
-    assert!(
-        !d.reasons.iter().any(|r| r.contains("master")),
-        "the master is not a worker: {:?}",
-        d.reasons
-    );
+    assert!(!d.reasons.iter().any(|r| r.contains("master")), "the master is not a worker: {:?}", d.reasons);
 }
 
 #[test]
@@ -473,13 +359,7 @@ fn a_node_whose_pods_do_not_fit_elsewhere_is_kept() {
     s.nodes[3].scale_down_disabled = true;
     let d = decide(&s, &Policy::default(), now());
     assert_eq!(d.action, Action::None, "{:?}", d.reasons);
-    assert!(
-        d.reasons
-            .iter()
-            .any(|r| r.contains("would not fit on the other workers")),
-        "{:?}",
-        d.reasons
-    );
+    assert!(d.reasons.iter().any(|r| r.contains("would not fit on the other workers")), "{:?}", d.reasons);
 }
 
 #[test]
@@ -489,17 +369,11 @@ fn tie_breaks_balance_zones_then_least_requested_then_spot() {
     pods[0].requests.cpu_millis = 500; // i-000 busier than i-002 and i-004
     nodes[5].lifecycle = Lifecycle::Spot; // i-004
     let s = snapshot(nodes.clone(), pods.clone(), 10.0, now());
-    assert_eq!(
-        decide(&s, &Policy::default(), now()).nodes,
-        vec!["i-004".to_string()]
-    );
+    assert_eq!(decide(&s, &Policy::default(), now()).nodes, vec!["i-004".to_string()]);
     // Same load and lifecycle: name decides, deterministically.
     nodes[5].lifecycle = Lifecycle::OnDemand;
     let s = snapshot(nodes, pods, 10.0, now());
-    assert_eq!(
-        decide(&s, &Policy::default(), now()).nodes,
-        vec!["i-002".to_string()]
-    );
+    assert_eq!(decide(&s, &Policy::default(), now()).nodes, vec!["i-002".to_string()]);
 }
 
 #[test]
@@ -514,10 +388,7 @@ fn drain_plan_separates_evicted_skipped_and_blocking() {
     assert_eq!(plan.evict, vec!["shop/web"]);
     assert_eq!(
         plan.skipped,
-        vec![
-            ("kube-system/node-exporter".into(), Skip::DaemonSet),
-            ("kube-system/static".into(), Skip::Mirror)
-        ]
+        vec![("kube-system/node-exporter".into(), Skip::DaemonSet), ("kube-system/static".into(), Skip::Mirror)]
     );
     assert_eq!(plan.blocking, vec!["kube-system/coredns (no PDB)"]);
 }
@@ -535,54 +406,42 @@ mod invariants {
             (0u64..1200, 0u64..1200, 0u64..1200, any::<bool>()),
             (1u32..4, 0u32..6, 1u32..4),
         )
-            .prop_map(
-                |(n, cpu, extras, (since, up_ago, down_ago, target), (min, span, step))| {
-                    let mut policy = Policy::default();
-                    policy.min_workers = min;
-                    policy.max_workers = min + span;
-                    policy.scale_up.max_step = step;
-                    let mut s = at(n, cpu);
-                    s.state.cpu.low_since = Some(before(now(), secs(since)));
-                    s.state.cpu.high_since = Some(before(now(), secs(since)));
-                    s.state.last_scale_up_at = Some(before(now(), secs(up_ago)));
-                    s.state.last_scale_down_at = Some(before(now(), secs(down_ago)));
-                    s.state.scale_down_target = target.then_some(min);
-                    for (k, (kind, cpu_m, age)) in extras.into_iter().enumerate() {
-                        let node = if n == 0 {
-                            None
-                        } else {
-                            Some(format!("i-{:03}", k % n))
-                        };
-                        let mut p = pod(
-                            ["shop", "kube-system"][usize::from(kind % 2)],
-                            &format!("x-{k}"),
-                            "",
-                            cpu_m,
-                        );
-                        p.node = node;
-                        match kind {
-                            0 | 1 => {}
-                            2 => p.owner = OwnerKind::None,
-                            3 => p.local_storage = true,
-                            4 => p.owner = OwnerKind::DaemonSet,
-                            5 => {
-                                p.annotations
-                                    .insert(SAFE_TO_EVICT_CA.into(), "false".into());
-                            }
-                            _ => {
-                                p.node = None;
-                                p.phase = crate::PodPhase::Pending;
-                                p.pending_since = Some(before(now(), secs(age)));
-                            }
+            .prop_map(|(n, cpu, extras, (since, up_ago, down_ago, target), (min, span, step))| {
+                let mut policy = Policy::default();
+                policy.min_workers = min;
+                policy.max_workers = min + span;
+                policy.scale_up.max_step = step;
+                let mut s = at(n, cpu);
+                s.state.cpu.low_since = Some(before(now(), secs(since)));
+                s.state.cpu.high_since = Some(before(now(), secs(since)));
+                s.state.last_scale_up_at = Some(before(now(), secs(up_ago)));
+                s.state.last_scale_down_at = Some(before(now(), secs(down_ago)));
+                s.state.scale_down_target = target.then_some(min);
+                for (k, (kind, cpu_m, age)) in extras.into_iter().enumerate() {
+                    let node = if n == 0 { None } else { Some(format!("i-{:03}", k % n)) };
+                    let mut p = pod(["shop", "kube-system"][usize::from(kind % 2)], &format!("x-{k}"), "", cpu_m);
+                    p.node = node;
+                    match kind {
+                        0 | 1 => {}
+                        2 => p.owner = OwnerKind::None,
+                        3 => p.local_storage = true,
+                        4 => p.owner = OwnerKind::DaemonSet,
+                        5 => {
+                            p.annotations.insert(SAFE_TO_EVICT_CA.into(), "false".into());
                         }
-                        if p.node.is_none() && p.phase != crate::PodPhase::Pending {
-                            continue;
+                        _ => {
+                            p.node = None;
+                            p.phase = crate::PodPhase::Pending;
+                            p.pending_since = Some(before(now(), secs(age)));
                         }
-                        s.pods.push(p);
                     }
-                    (s, policy)
-                },
-            )
+                    if p.node.is_none() && p.phase != crate::PodPhase::Pending {
+                        continue;
+                    }
+                    s.pods.push(p);
+                }
+                (s, policy)
+            })
     }
 
     proptest! {

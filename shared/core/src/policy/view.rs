@@ -44,32 +44,16 @@ impl<'a> View<'a> {
                 None => {}
             }
         }
-        let workers: Vec<usize> = (0..snap.nodes.len())
-            .filter(|&i| snap.nodes[i].is_worker())
-            .collect();
-        let ready: Vec<&Node> = workers
-            .iter()
-            .map(|&i| &snap.nodes[i])
-            .filter(|n| n.ready)
-            .collect();
+        let workers: Vec<usize> = (0..snap.nodes.len()).filter(|&i| snap.nodes[i].is_worker()).collect();
+        let ready: Vec<&Node> = workers.iter().map(|&i| &snap.nodes[i]).filter(|n| n.ready).collect();
         let worker_size = if ready.is_empty() {
-            Resources::new(
-                policy.worker.cpu_millis,
-                policy.worker.memory_mib * 1024 * 1024,
-            )
+            Resources::new(policy.worker.cpu_millis, policy.worker.memory_mib * 1024 * 1024)
         } else {
             let total: Resources = ready.iter().map(|n| n.allocatable).sum();
             let k = ready.len() as u64;
             Resources::new(total.cpu_millis / k, total.memory_bytes / k)
         };
-        Self {
-            snap,
-            workers,
-            pods_by_node,
-            requested,
-            pending,
-            worker_size,
-        }
+        Self { snap, workers, pods_by_node, requested, pending, worker_size }
     }
 
     /// The worker nodes.
@@ -90,10 +74,7 @@ impl<'a> View<'a> {
 
     /// Allocatable CPU of Ready workers, millicores.
     pub fn ready_capacity_millis(&self) -> u64 {
-        self.worker_nodes()
-            .filter(|n| n.ready)
-            .map(|n| n.allocatable.cpu_millis)
-            .sum()
+        self.worker_nodes().filter(|n| n.ready).map(|n| n.allocatable.cpu_millis).sum()
     }
 }
 
@@ -101,8 +82,7 @@ impl<'a> View<'a> {
 pub(crate) fn pack<'p>(items: &[&'p Pod], bins: &mut [Resources]) -> Vec<&'p Pod> {
     let mut sorted: Vec<&Pod> = items.to_vec();
     sorted.sort_by(|a, b| {
-        (b.requests.cpu_millis, b.requests.memory_bytes)
-            .cmp(&(a.requests.cpu_millis, a.requests.memory_bytes))
+        (b.requests.cpu_millis, b.requests.memory_bytes).cmp(&(a.requests.cpu_millis, a.requests.memory_bytes))
     });
     let mut left = Vec::new();
     for pod in sorted {

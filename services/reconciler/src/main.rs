@@ -1,0 +1,3 @@
+//! reconciler service (being written in this session).
+
+fn main() {}

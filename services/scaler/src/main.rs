@@ -1,0 +1,3 @@
+//! scaler service (being written in this session).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! webhook service (being written in this session).
+
+fn main() {}

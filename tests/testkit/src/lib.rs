@@ -1,0 +1,1 @@
+//! Test support for integration tests (being written in this session).
