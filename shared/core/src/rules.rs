@@ -107,37 +107,37 @@ groups:
             or
               kube_node_spec_taint{job="kube-state-metrics", key=~"node-role\\.kubernetes\\.io/(control-plane|master)"}
           )
-      # Busy cores of each worker: CPU seconds per second spent in any mode but idle and iowait
-      # (steal counts as busy: the workload wanted that CPU).
-      - record: node:worker_cpu_busy_cores:rate
+      # CPU utilisation of each worker, 0 to 1: CPU time in any mode but idle and iowait, over all
+      # CPU time (steal counts as busy: the workload wanted that CPU). A ratio of two rates over
+      # the same samples, so it stays exact at the edges of the rate window, when a node's series
+      # begin or end.
+      - record: node:worker_cpu_utilisation:ratio
         expr: |-
-          sum by (node) (rate(node_cpu_seconds_total{job="node-exporter", mode!~"idle|iowait"}[@@CPU_WINDOW@@]))
+          (
+              sum by (node) (rate(node_cpu_seconds_total{job="node-exporter", mode!~"idle|iowait"}[@@CPU_WINDOW@@]))
+            /
+              sum by (node) (rate(node_cpu_seconds_total{job="node-exporter"}[@@CPU_WINDOW@@]))
+          )
           and on (node) node:worker_node:info
-      # All CPU seconds per second of each worker (= its cores, measured the same way).
-      - record: node:worker_cpu_seconds:rate
-        expr: |-
-          sum by (node) (rate(node_cpu_seconds_total{job="node-exporter"}[@@CPU_WINDOW@@]))
-          and on (node) node:worker_node:info
-      # Cores of each worker.
+      # Cores of each worker (gone at once when its node-exporter goes away).
       - record: node:worker_cpu_cores:count
         expr: |-
           count by (node) (node_cpu_seconds_total{job="node-exporter", mode="idle"})
           and on (node) node:worker_node:info
+      # Busy cores of each worker: its utilisation times its cores.
+      - record: node:worker_cpu_busy:cores
+        expr: node:worker_cpu_utilisation:ratio * on (node) node:worker_cpu_cores:count
       # Demand: busy worker cores, summed over the workers (annotation `demand_cores`).
       - record: cluster:worker_cpu_busy_cores:sum
-        expr: sum(node:worker_cpu_busy_cores:rate)
+        expr: sum(node:worker_cpu_busy:cores)
+      # Capacity: cores of the workers that have a CPU signal, and how many such workers.
+      - record: cluster:worker_cpu_cores:sum
+        expr: sum(node:worker_cpu_cores:count and on (node) node:worker_cpu_busy:cores)
+      - record: cluster:worker_nodes:count
+        expr: count(node:worker_cpu_busy:cores)
       # Average worker CPU utilisation, percent, weighted by cores (annotation `cpu_percent`).
       - record: cluster:worker_cpu_utilisation:percent
-        expr: |-
-          clamp_max(
-            100 * sum(node:worker_cpu_busy_cores:rate) / sum(node:worker_cpu_seconds:rate),
-            100
-          )
-      # Capacity: worker cores, and the workers that report CPU.
-      - record: cluster:worker_cpu_cores:sum
-        expr: sum(node:worker_cpu_cores:count)
-      - record: cluster:worker_nodes:count
-        expr: count(node:worker_cpu_cores:count)
+        expr: 100 * cluster:worker_cpu_busy_cores:sum / cluster:worker_cpu_cores:sum
       # --- Pending pods -----------------------------------------------------------------------
       # Pods in phase Pending (scheduled ones pulling images included).
       - record: cluster:kube_pods_pending:count
