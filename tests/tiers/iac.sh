@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Infrastructure tier: the SAM template, the IAM policies and every shell script, checked by
+# the real tools, offline.
+#   cfn-lint infra/template.yaml            no error, no warning
+#   sam validate --lint                     (SAM's own translation + cfn-lint)
+#   checkov (CloudFormation)                no failed check; each skip is justified in the template
+#   ShellCheck                              every *.sh under infra/ and tests/
+#   check_iam.py                            template == infra/iam/*.json; parliament clean
+#   embed_scripts.py                        user data in the template == infra/scripts/*.sh
+#   publish-node-config.sh --stage          the master's configuration bundle verifies
+# Prints one line per tool, quiet otherwise; exits non-zero if any fails. Installs what it
+# needs (shellcheck from Debian, three pinned venvs from PyPI) and makes no other network
+# call: the tools run with a proxy that refuses every connection.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=tests/lib/setup.sh
+source tests/lib/setup.sh
+
+ensure_apt shellcheck
+iac_bin=$(ensure_venv iac tests/iac/requirements.txt)
+checkov_bin=$(ensure_venv iac-checkov tests/iac/requirements-checkov.txt)
+policy_bin=$(ensure_venv iac-policy tests/iac/requirements-policy.txt)
+
+# Offline and anonymous: dummy credentials (never real ones), no telemetry, no version or
+# policy downloads, and a proxy on a closed port so any other call fails at once.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export SAM_CLI_TELEMETRY=0 BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
+export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=
+export https_proxy=$HTTPS_PROXY http_proxy=$HTTP_PROXY no_proxy=
+# SAM keeps its version-check timestamp here instead of ~/.aws-sam (checked weekly otherwise).
+export __SAM_CLI_APP_DIR="$K3SA_CACHE/sam-cli"
+mkdir -p "$__SAM_CLI_APP_DIR"
+printf '{"lastVersionCheck": 4102444800.0, "telemetryEnabled": false}\n' >"$__SAM_CLI_APP_DIR/metadata.json"
+
+template=infra/template.yaml
+passed=0
+failed=0
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# step NAME CMD...: runs CMD quietly; on failure shows its output.
+step() {
+  local name=$1
+  shift
+  if "$@" >"$out/$name.log" 2>&1; then
+    passed=$((passed + 1))
+    printf 'iac: %-22s ok   %s\n' "$name" "$(summary "$name")"
+  else
+    failed=$((failed + 1))
+    printf 'iac: %-22s FAILED\n' "$name"
+    sed 's/^/    /' "$out/$name.log" >&2
+  fi
+}
+
+summary() {
+  case "$1" in
+    cfn-lint) echo "(0 errors, 0 warnings; cfn-lint $("$iac_bin/cfn-lint" --version | awk '{print $2}'))" ;;
+    sam-validate) echo "($(tail -n 1 "$out/sam-validate.log"))" ;;
+    checkov) grep -m1 -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$out/checkov.log" | sed 's/^/(/; s/$/)/' ;;
+    shellcheck) echo "(${#scripts[@]} scripts)" ;;
+    *) tail -n 1 "$out/$1.log" | sed 's/^[a-z_]*: /(/; s/$/)/' ;;
+  esac
+}
+
+# cfn-lint exits with a bit mask: 2 errors, 4 warnings, 8 informational. Fail on 2 and 4.
+cfn_lint() {
+  local rc=0
+  "$iac_bin/cfn-lint" --format parseable "$template" || rc=$?
+  [ $((rc & 6)) -eq 0 ]
+}
+
+checkov_run() {
+  "$checkov_bin/checkov" -f "$template" --framework cloudformation --compact --quiet \
+    --skip-download --output cli
+}
+
+stage_node_config() {
+  local dir="$out/node-config"
+  bash infra/publish-node-config.sh --stage "$dir"
+  # What the master does with the bundle (master-user-data.sh): verify every file.
+  (cd "$dir" && sha256sum --quiet --strict -c manifest.sha256)
+  echo "bundle of $(wc -l <"$dir/manifest.sha256") files verifies"
+}
+
+mapfile -t scripts < <(find infra tests -name '*.sh' -not -path '*/node_modules/*' | sort)
+
+step cfn-lint cfn_lint
+step sam-validate "$iac_bin/sam" validate --lint -t "$template"
+step checkov checkov_run
+step shellcheck shellcheck -x "${scripts[@]}"
+step check-iam "$policy_bin/python" tests/iac/check_iam.py
+step embed-scripts "$iac_bin/python" tests/iac/embed_scripts.py
+missing=()
+for f in alertmanager/prometheus.yml alertmanager/alertmanager.yml alertmanager/rules/autoscaler.rules.yml; do
+  [ -f "$f" ] || missing+=("$f")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  step node-config-bundle stage_node_config
+else
+  printf 'iac: %-22s skipped (not written yet: %s)\n' node-config-bundle "${missing[*]}"
+fi
+
+echo "iac: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
