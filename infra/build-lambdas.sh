@@ -46,7 +46,10 @@ for b in "${BINS[@]}"; do
   pkg_args+=(--package "$b" --bin "$b")
 done
 log "cargo lambda build --release --target $TARGET (${BINS[*]})"
-cargo lambda build --release --target "$TARGET" --output-format zip "${pkg_args[@]}"
+# --lambda-dir: the zips land where the template's CodeUri expects them, whatever
+# CARGO_TARGET_DIR says (CI keeps its build cache outside the clone).
+cargo lambda build --release --target "$TARGET" --output-format zip \
+  --lambda-dir "$ROOT/target/lambda" "${pkg_args[@]}"
 
 for b in "${BINS[@]}"; do
   zip="target/lambda/$b/bootstrap.zip"
