@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Publishes the master's node configuration to the stack's bucket, under node-config/:
 #   scripts/master-bootstrap.sh              infra/scripts/master-bootstrap.sh
+#   scripts/render-node-config.sh            infra/scripts/render-node-config.sh
 #   k8s/rbac.yaml, k8s/monitoring.yaml       infra/k8s/
 #   alertmanager/prometheus.yml              alertmanager/prometheus.yml
 #   alertmanager/rules/autoscaler.rules.yml  alertmanager/rules/autoscaler.rules.yml
@@ -19,7 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PREFIX=node-config
 
 usage() {
-  sed -n '2,16p' "$0" >&2
+  sed -n '2,17p' "$0" >&2
   exit 2
 }
 
@@ -46,6 +47,7 @@ done
 # destination (in the bucket, under node-config/) -> source (in the repository)
 declare -A FILES=(
   [scripts/master-bootstrap.sh]=infra/scripts/master-bootstrap.sh
+  [scripts/render-node-config.sh]=infra/scripts/render-node-config.sh
   [k8s/rbac.yaml]=infra/k8s/rbac.yaml
   [k8s/monitoring.yaml]=infra/k8s/monitoring.yaml
   [alertmanager/prometheus.yml]=alertmanager/prometheus.yml

@@ -149,23 +149,13 @@ rm -f "$SECRETS/alertmanager-token.new" "$SECRETS/put.err"
 (umask 077 && retry 10 ssm_get "$P/alertmanager-token" | tr -d '\n' >"$SECRETS/alertmanager-token")
 
 # --- 4. monitoring ------------------------------------------------------------------------------
-# render FILE: the file with ${K3SA_CLUSTER_ID} and ${K3SA_WEBHOOK_URL} replaced; nothing else
-# is expanded (Prometheus and Alertmanager templates keep their own {{ }} and $labels).
-render() {
-  local text
-  text=$(<"$1")
-  # The single quotes are the point: the placeholders are matched literally.
-  # shellcheck disable=SC2016
-  text=${text//'${K3SA_CLUSTER_ID}'/"$K3SA_CLUSTER_ID"}
-  # shellcheck disable=SC2016
-  text=${text//'${K3SA_WEBHOOK_URL}'/"$K3SA_WEBHOOK_URL"}
-  printf '%s\n' "$text"
-}
+# prometheus.yml, the rules and alertmanager.yml with the cluster id and the webhook URL filled
+# in (render-node-config.sh replaces those two placeholders and nothing else).
 RENDERED=$STATE/rendered
+rm -rf "$RENDERED"
 install -d -m 0700 "$RENDERED"
-render "$K3SA_CONFIG_DIR/alertmanager/prometheus.yml" >"$RENDERED/prometheus.yml"
-render "$K3SA_CONFIG_DIR/alertmanager/rules/autoscaler.rules.yml" >"$RENDERED/autoscaler.rules.yml"
-render "$K3SA_CONFIG_DIR/alertmanager/alertmanager.yml" >"$RENDERED/alertmanager.yml"
+bash "$K3SA_CONFIG_DIR/scripts/render-node-config.sh" "$K3SA_CLUSTER_ID" "$K3SA_WEBHOOK_URL" \
+  "$K3SA_CONFIG_DIR/alertmanager" "$RENDERED"
 
 # The hostPath that keeps Prometheus' 7 days of TSDB on the master's EBS volume.
 install -d -m 0750 -o 65534 -g 65534 "$STATE/prometheus"
@@ -176,7 +166,7 @@ namespace_exists() { kubectl get namespace monitoring >/dev/null 2>&1; }
 retry 20 namespace_exists
 kubectl -n monitoring create configmap prometheus-config \
   --from-file=prometheus.yml="$RENDERED/prometheus.yml" \
-  --from-file=autoscaler.rules.yml="$RENDERED/autoscaler.rules.yml" \
+  --from-file=autoscaler.rules.yml="$RENDERED/rules/autoscaler.rules.yml" \
   --dry-run=client -o yaml >"$MANIFESTS/k3s-autoscaler-prometheus-config.yaml"
 chmod 0600 "$MANIFESTS/k3s-autoscaler-prometheus-config.yaml"
 # The Secret (alertmanager.yml and the bearer token Alertmanager sends to the webhook) is
@@ -188,7 +178,7 @@ kubectl -n monitoring create secret generic alertmanager-config \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 # Restart the two servers when their configuration changed since the last run.
-new_sum=$(cat "$RENDERED"/*.yml "$SECRETS/alertmanager-token" | sha256sum | cut -d' ' -f1)
+new_sum=$(cat "$RENDERED"/*.yml "$RENDERED"/rules/*.yml "$SECRETS/alertmanager-token" | sha256sum | cut -d' ' -f1)
 old_sum=$(cat "$STATE/monitoring-config.sha256" 2>/dev/null || true)
 if [ -n "$old_sum" ] && [ "$new_sum" != "$old_sum" ]; then
   log "monitoring configuration changed; restarting Prometheus and Alertmanager"

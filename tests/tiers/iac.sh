@@ -7,6 +7,8 @@
 #   ShellCheck                              every *.sh under infra/ and tests/
 #   check_iam.py                            template == infra/iam/*.json; parliament clean
 #   embed_scripts.py                        user data in the template == infra/scripts/*.sh
+#   check_k8s.py, kubernetes-validate       RBAC exactly as needed, monitoring pinned to the
+#                                           master, rendering of alertmanager/ files; schemas
 #   publish-node-config.sh --stage          the master's configuration bundle verifies
 # Prints one line per tool, quiet otherwise; exits non-zero if any fails. Installs what it
 # needs (shellcheck from Debian, three pinned venvs from PyPI) and makes no other network
@@ -60,7 +62,8 @@ summary() {
     sam-validate) echo "($(tail -n 1 "$out/sam-validate.log"))" ;;
     checkov) grep -m1 -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$out/checkov.log" | sed 's/^/(/; s/$/)/' ;;
     shellcheck) echo "(${#scripts[@]} scripts)" ;;
-    *) tail -n 1 "$out/$1.log" | sed 's/^[a-z_]*: /(/; s/$/)/' ;;
+    kubernetes-validate) echo "(strict, Kubernetes $k8s_version schemas)" ;;
+    *) tail -n 1 "$out/$1.log" | sed 's/^[a-z0-9_]*: //; s/^/(/; s/$/)/' ;;
   esac
 }
 
@@ -84,6 +87,8 @@ stage_node_config() {
   echo "bundle of $(wc -l <"$dir/manifest.sha256") files verifies"
 }
 
+# The Kubernetes minor of the template's default K3s release, for the manifests' schemas.
+k8s_version=$(sed -n 's/^ *Default: v\([0-9]*\.[0-9]*\)\.[0-9]*+k3s[0-9]*$/\1.0/p' "$template")
 mapfile -t scripts < <(find infra tests -name '*.sh' -not -path '*/node_modules/*' | sort)
 
 step cfn-lint cfn_lint
@@ -92,15 +97,10 @@ step checkov checkov_run
 step shellcheck shellcheck -x "${scripts[@]}"
 step check-iam "$policy_bin/python" tests/iac/check_iam.py
 step embed-scripts "$iac_bin/python" tests/iac/embed_scripts.py
-missing=()
-for f in alertmanager/prometheus.yml alertmanager/alertmanager.yml alertmanager/rules/autoscaler.rules.yml; do
-  [ -f "$f" ] || missing+=("$f")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  step node-config-bundle stage_node_config
-else
-  printf 'iac: %-22s skipped (not written yet: %s)\n' node-config-bundle "${missing[*]}"
-fi
+step check-k8s "$policy_bin/python" tests/iac/check_k8s.py
+step kubernetes-validate "$policy_bin/kubernetes-validate" --strict --quiet \
+  -k "$k8s_version" infra/k8s/rbac.yaml infra/k8s/monitoring.yaml
+step node-config-bundle stage_node_config
 
 echo "iac: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
