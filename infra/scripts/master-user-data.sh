@@ -19,8 +19,11 @@
 # the bootstrap is idempotent.
 set -euo pipefail
 
-ENV_FILE=/etc/k3s-autoscaler/master.env
-SELF=/usr/local/sbin/k3sa-master-refresh
+# K3SA_ROOT prefixes every path written here; empty on a real master, set by
+# tests/iac/test_user_data.py only.
+ROOT_DIR=${K3SA_ROOT:-}
+ENV_FILE=$ROOT_DIR/etc/k3s-autoscaler/master.env
+SELF=$ROOT_DIR/usr/local/sbin/k3sa-master-refresh
 
 exec > >(tee >(logger -t k3sa-master)) 2>&1
 log() { printf '%s k3sa-master: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -28,7 +31,7 @@ trap 'log "FAILED at line $LINENO (exit $?)"' ERR
 
 if [ -n "${K3SA_CLUSTER_ID:-}" ]; then
   # First boot: keep the template's values for later refreshes.
-  install -d -m 0700 /etc/k3s-autoscaler
+  install -d -m 0700 "$(dirname "$ENV_FILE")"
   umask 077
   {
     for var in K3SA_CLUSTER_ID K3SA_K3S_VERSION K3SA_PARAMETER_PREFIX K3SA_BUCKET \
@@ -37,8 +40,8 @@ if [ -n "${K3SA_CLUSTER_ID:-}" ]; then
     done
   } >"$ENV_FILE"
   umask 022
-  if [ "$(readlink -f "$0")" != "$SELF" ]; then
-    install -m 0700 "$0" "$SELF"
+  if [ "$(readlink -f "$0")" != "$(readlink -f "$SELF")" ]; then
+    install -D -m 0700 "$0" "$SELF"
   fi
 else
   # shellcheck source=/dev/null
@@ -71,7 +74,8 @@ AWS_REGION=$(retry 10 curl -fsS --max-time 5 -H "X-aws-ec2-metadata-token: $IMDS
 export AWS_REGION AWS_DEFAULT_REGION="$AWS_REGION"
 
 S3_BASE="s3://$K3SA_BUCKET/$K3SA_CONFIG_PREFIX"
-WORK=$(mktemp -d /var/tmp/k3sa-config.XXXXXX)
+mkdir -p "$ROOT_DIR/var/tmp"
+WORK=$(mktemp -d "$ROOT_DIR/var/tmp/k3sa-config.XXXXXX")
 cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -98,8 +102,8 @@ done <"$WORK/manifest.sha256"
 (cd "$WORK/tree" && sha256sum --quiet --strict -c ../manifest.sha256)
 log "configuration verified ($(wc -l <"$WORK/manifest.sha256") files)"
 
-CONFIG_DIR=/opt/k3s-autoscaler/node-config
-install -d -m 0755 /opt/k3s-autoscaler
+CONFIG_DIR=$ROOT_DIR/opt/k3s-autoscaler/node-config
+install -d -m 0755 "$(dirname "$CONFIG_DIR")"
 rm -rf "$CONFIG_DIR.new"
 cp -a "$WORK/tree" "$CONFIG_DIR.new"
 cp "$WORK/manifest.sha256" "$CONFIG_DIR.new/manifest.sha256"

@@ -85,8 +85,9 @@ log "joining $SERVER_URL"
 
 # The installer is taken from the same K3s release tag as the binary it installs; it checks
 # the binary's sha256 against that release's checksum file.
-INSTALLER=/var/lib/k3s-autoscaler/k3s-install.sh
-install -d -m 0700 /var/lib/k3s-autoscaler
+STATE_DIR=${K3SA_STATE_DIR:-/var/lib/k3s-autoscaler} # overridden by tests/iac/test_user_data.py only
+INSTALLER=$STATE_DIR/k3s-install.sh
+install -d -m 0700 "$STATE_DIR"
 retry 8 curl -fsSL --proto '=https' --tlsv1.2 --max-time 60 -o "$INSTALLER" \
   "https://raw.githubusercontent.com/k3s-io/k3s/${K3SA_K3S_VERSION//+/%2B}/install.sh"
 

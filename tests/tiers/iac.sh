@@ -7,6 +7,8 @@
 #   ShellCheck                              every *.sh under infra/ and tests/
 #   check_iam.py                            template == infra/iam/*.json; parliament clean
 #   embed_scripts.py                        user data in the template == infra/scripts/*.sh
+#   test_user_data.py                       worker and master user data run against stand-ins
+#                                           for IMDS, SSM, S3, systemd and the K3s installer
 #   check_k8s.py, kubernetes-validate       RBAC exactly as needed, monitoring pinned to the
 #                                           master, rendering of alertmanager/ files; schemas
 #   publish-node-config.sh --stage          the master's configuration bundle verifies
@@ -63,6 +65,7 @@ summary() {
     checkov) grep -m1 -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$out/checkov.log" | sed 's/^/(/; s/$/)/' ;;
     shellcheck) echo "(${#scripts[@]} scripts)" ;;
     kubernetes-validate) echo "(strict, Kubernetes $k8s_version schemas)" ;;
+    user-data-scripts) echo "($(grep -o 'Ran [0-9]* tests' "$out/user-data-scripts.log"): worker and master user data against stand-ins)" ;;
     *) tail -n 1 "$out/$1.log" | sed 's/^[a-z0-9_]*: //; s/^/(/; s/$/)/' ;;
   esac
 }
@@ -97,6 +100,7 @@ step checkov checkov_run
 step shellcheck shellcheck -x "${scripts[@]}"
 step check-iam "$policy_bin/python" tests/iac/check_iam.py
 step embed-scripts "$iac_bin/python" tests/iac/embed_scripts.py
+step user-data-scripts python3 tests/iac/test_user_data.py
 step check-k8s "$policy_bin/python" tests/iac/check_k8s.py
 step kubernetes-validate "$policy_bin/kubernetes-validate" --strict --quiet \
   -k "$k8s_version" infra/k8s/rbac.yaml infra/k8s/monitoring.yaml
