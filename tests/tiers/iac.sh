@@ -6,6 +6,7 @@
 #   checkov (CloudFormation)                no failed check; each skip is justified in the template
 #   ShellCheck                              every *.sh under infra/ and tests/
 #   check_iam.py                            template == infra/iam/*.json; parliament clean
+#   check_template.py                       the template against docs/CONTRACTS.md
 #   embed_scripts.py                        user data in the template == infra/scripts/*.sh
 #   test_user_data.py                       worker and master user data run against stand-ins
 #                                           for IMDS, SSM, S3, systemd and the K3s installer
@@ -99,6 +100,7 @@ step sam-validate "$iac_bin/sam" validate --lint -t "$template"
 step checkov checkov_run
 step shellcheck shellcheck -x "${scripts[@]}"
 step check-iam "$policy_bin/python" tests/iac/check_iam.py
+step check-template "$policy_bin/python" tests/iac/check_template.py
 step embed-scripts "$iac_bin/python" tests/iac/embed_scripts.py
 step user-data-scripts python3 tests/iac/test_user_data.py
 step check-k8s "$policy_bin/python" tests/iac/check_k8s.py
