@@ -5,6 +5,8 @@
 pub mod cluster;
 pub mod config;
 pub mod decision;
+pub mod engine;
+pub mod memory;
 pub mod message;
 pub mod metric;
 pub mod node;

@@ -87,6 +87,9 @@ pub struct Operation {
     /// Nodes it is draining.
     #[serde(default)]
     pub nodes: Vec<String>,
+    /// Zone and instance type pools the launch must avoid (the interrupted worker's).
+    #[serde(default)]
+    pub avoid: Vec<(String, String)>,
     /// Why it was started (the decision's reasons).
     #[serde(default)]
     pub reasons: Vec<String>,
@@ -165,6 +168,7 @@ mod tests {
             launch_count: 0,
             instances: vec![],
             nodes: vec![],
+            avoid: vec![],
             reasons: vec![],
             result: None,
         };

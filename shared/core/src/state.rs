@@ -37,6 +37,17 @@ pub struct ClusterState {
     /// A scale-down under way toward `target`, one drain at a time.
     #[serde(default)]
     pub scale_down_target: Option<u32>,
+    /// Spot workers under an interruption notice, drained without an operation slot, cleaned up
+    /// when EC2 reports them terminated.
+    #[serde(default)]
+    pub interrupted: Vec<crate::InstanceId>,
+    /// Workers at elevated risk (rebalance recommendation, scheduled retirement) awaiting a
+    /// replacement-first operation.
+    #[serde(default)]
+    pub at_risk: Vec<crate::InstanceId>,
+    /// Replacements owed for interrupted Spot workers, launched as soon as the slot is free.
+    #[serde(default)]
+    pub replacements_owed: u32,
     /// The latest CPU values and the alert windows they belong to.
     #[serde(default)]
     pub cpu: CpuReading,
@@ -65,6 +76,9 @@ impl ClusterState {
             operation: None,
             backoff_until: None,
             scale_down_target: None,
+            interrupted: vec![],
+            at_risk: vec![],
+            replacements_owed: 0,
             cpu: CpuReading::default(),
             pending_alert_since: None,
             last_watchdog_at: None,

@@ -18,7 +18,7 @@ mod view;
 
 use std::time::Duration;
 
-pub use drain::{DrainPlan, Skip, plan as plan_drain};
+pub use drain::{DrainPlan, Skip, plan as plan_drain, skip_reason};
 pub use removal::Candidate;
 pub use sizing::cpu_target;
 
@@ -75,7 +75,13 @@ pub fn decide(snap: &Snapshot, policy: &Policy, now: Timestamp) -> Decision {
 /// Reasons to scale up now, empty when there are none.
 fn up_signals(view: &View<'_>, policy: &Policy, now: Timestamp) -> Vec<String> {
     let mut reasons = Vec::new();
-    if let Some(pct) = fresh_cpu(view, policy, now) {
+    // A reading taken before the last scale-up settled describes the smaller fleet: acting on it
+    // again would add workers for load that the new ones already carry.
+    let settled = |at: Timestamp| {
+        view.snap.state.last_scale_up_at.is_none_or(|up| at >= crate::time::after(up, policy.scale_up.cooldown))
+    };
+    let reading_settled = view.snap.state.cpu.observed_at.is_some_and(settled);
+    if let Some(pct) = fresh_cpu(view, policy, now).filter(|_| reading_settled) {
         let window = policy.scale_up.cpu_for;
         if pct > policy.scale_up.cpu_percent
             && let Some(since) = view.snap.state.cpu.high_since
@@ -192,32 +198,17 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
         }
         None => return none(format!("CPU {pct:.1}% is within the band: nothing to do")),
     };
-    if current <= policy.min_workers {
-        reasons.push(format!("scale-down blocked: at min_workers ({})", policy.min_workers));
-        return Decision::none(current, reasons);
-    }
-    if let Some(up) = state.last_scale_up_at
-        && elapsed(now, up) < policy.scale_down.after_scale_up
-    {
-        reasons.push(format!(
-            "scale-down blocked: last scale-up {} ago (no scale-down within {})",
-            human(elapsed(now, up)),
-            human(policy.scale_down.after_scale_up)
-        ));
-        return Decision::none(current, reasons);
-    }
-    if let Some(down) = state.last_scale_down_at
-        && elapsed(now, down) < policy.scale_down.removal_pause
-    {
-        reasons.push(format!(
-            "scale-down paused: last removal {} ago (pause {})",
-            human(elapsed(now, down)),
-            human(policy.scale_down.removal_pause)
-        ));
-        return Decision::none(current, reasons);
-    }
+    // The demand target comes first so that every answer below carries it: the engine keeps a
+    // scale-down under way while the target is below the current count.
     let demand = sizing::demand_millis(view).unwrap_or(0.0);
     let target = sizing::cpu_target(demand, view.worker_size.cpu_millis, policy).max(policy.min_workers);
+    let wait = |mut reasons: Vec<String>, why: String| {
+        reasons.push(why);
+        Decision { target: target.min(current), ..Decision::none(current, reasons) }
+    };
+    if current <= policy.min_workers {
+        return wait(reasons, format!("scale-down blocked: at min_workers ({})", policy.min_workers));
+    }
     if target >= current {
         reasons.push(format!(
             "demand {} cores needs {target} workers at {}%: keeping {current}",
@@ -225,6 +216,26 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
             policy.target_utilization_percent
         ));
         return Decision::none(current, reasons);
+    }
+    if let Some(up) = state.last_scale_up_at
+        && elapsed(now, up) < policy.scale_down.after_scale_up
+    {
+        let why = format!(
+            "scale-down blocked: last scale-up {} ago (no scale-down within {})",
+            human(elapsed(now, up)),
+            human(policy.scale_down.after_scale_up)
+        );
+        return wait(reasons, why);
+    }
+    if let Some(down) = state.last_scale_down_at
+        && elapsed(now, down) < policy.scale_down.removal_pause
+    {
+        let why = format!(
+            "scale-down paused: last removal {} ago (pause {})",
+            human(elapsed(now, down)),
+            human(policy.scale_down.removal_pause)
+        );
+        return wait(reasons, why);
     }
     reasons.push(format!(
         "demand {} cores needs {target} workers at {}% target utilisation",

@@ -217,6 +217,7 @@ fn an_operation_in_flight_blocks_every_decision() {
             launch_count: 1,
             instances: vec![],
             nodes: vec![],
+            avoid: vec![],
             reasons: vec![],
             result: None,
         });
