@@ -5,3 +5,6 @@ pub mod dynamo;
 pub mod ec2;
 pub mod error;
 pub mod ssm;
+pub mod emf;
+pub mod kube;
+pub mod slack;
