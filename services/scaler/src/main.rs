@@ -1,3 +1,141 @@
-//! scaler service (being written in this session).
+//! `scaler`: the SQS FIFO consumer Lambda (when the Lambda runtime variables are present), or a
+//! local long-polling consumer (`scaler --poll QUEUE_URL`) calling the same batch handler.
+//! Thin: reads configuration, sets up logging, builds clients once, runs.
 
-fn main() {}
+use anyhow::Context;
+use autoscaler_adapters::sqs::SqsConsumer;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use clap::Parser;
+use lambda_runtime::{LambdaEvent, service_fn};
+use scaler::{
+    batch::{self, Record},
+    mirror::MirrorCluster,
+    wiring,
+};
+use tracing::{info, warn};
+
+#[derive(Debug, Parser)]
+#[command(name = "scaler", about = "k3s-autoscaler's SQS FIFO consumer (Lambda, or a local poller)")]
+struct Args {
+    /// Poll this queue locally instead of running as a Lambda.
+    #[arg(long, value_name = "QUEUE_URL")]
+    poll: Option<String>,
+    /// With --poll: use a simulated cluster that mirrors the cloud's running instances as Ready
+    /// nodes, instead of a K3s API (local end-to-end tests only).
+    #[arg(long, requires = "poll")]
+    simulated_cluster: bool,
+    /// With --poll: stop after this many messages (tests and benchmarks).
+    #[arg(long, requires = "poll")]
+    max_messages: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_current_span(false)
+        .init();
+    let args = Args::parse();
+    let (sdk, ssm) = wiring::aws().await;
+    let owner = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| format!("local-{}", std::process::id()));
+    match args.poll {
+        Some(queue_url) if args.simulated_cluster => {
+            let ec2 = probe_cloud(&sdk).await?;
+            let engine = wiring::engine(&sdk, MirrorCluster::new(ec2), &ssm, owner).await?;
+            poll(&sdk, &queue_url, &engine, args.max_messages).await
+        }
+        Some(queue_url) => {
+            let engine = wiring::engine(&sdk, wiring::kube(&ssm).await?, &ssm, owner).await?;
+            poll(&sdk, &queue_url, &engine, args.max_messages).await
+        }
+        None => {
+            let engine = wiring::engine(&sdk, wiring::kube(&ssm).await?, &ssm, owner).await?;
+            let engine = &engine;
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+                Ok::<_, lambda_runtime::Error>(handle(engine, event.payload).await)
+            }))
+            .await
+            .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+        }
+    }
+}
+
+/// The Lambda handler: the batch rule over the event's records.
+async fn handle<H: batch::Handler>(engine: &H, event: SqsEvent) -> SqsBatchResponse {
+    let records: Vec<Record> = event
+        .records
+        .into_iter()
+        .map(|r| Record {
+            message_id: r.message_id.unwrap_or_default(),
+            group_id: r.attributes.get("MessageGroupId").cloned().unwrap_or_default(),
+            body: r.body.unwrap_or_default(),
+        })
+        .collect();
+    let failed = batch::process(engine, &records).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    response
+}
+
+/// The EC2 port for the simulated cluster (the same one the engine uses).
+async fn probe_cloud(sdk: &aws_config::SdkConfig) -> anyhow::Result<autoscaler_adapters::ec2::Ec2Cloud> {
+    let cluster = autoscaler_core::ClusterId::new(wiring::var("CLUSTER_ID")?).context("CLUSTER_ID")?;
+    let subnets = wiring::var("SUBNETS")?.parse().map_err(|e| anyhow::anyhow!("SUBNETS: {e}"))?;
+    Ok(autoscaler_adapters::ec2::Ec2Cloud::new(
+        aws_sdk_ec2::Client::new(sdk),
+        autoscaler_adapters::ec2::Ec2Settings {
+            cluster,
+            launch_template_id: wiring::var("LAUNCH_TEMPLATE_ID")?,
+            launch_template_version: autoscaler_adapters::ec2::DEFAULT_LAUNCH_TEMPLATE_VERSION.to_owned(),
+            subnets,
+            instance_types: vec!["t3.small".into()],
+        },
+    ))
+}
+
+/// The local poller: long-polls, runs the batch rule, deletes what succeeded. Failed messages
+/// stay invisible until their visibility timeout, as under the Lambda event source.
+async fn poll<H: batch::Handler>(
+    sdk: &aws_config::SdkConfig,
+    queue_url: &str,
+    engine: &H,
+    max: Option<usize>,
+) -> anyhow::Result<()> {
+    let consumer = SqsConsumer::new(aws_sdk_sqs::Client::new(sdk), queue_url);
+    info!(queue_url, "Polling.");
+    let mut handled = 0usize;
+    loop {
+        let received = match consumer.receive(10, 20).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = format!("{e:#}"), "Receive failed; retrying in 1 s.");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let records: Vec<Record> = received
+            .iter()
+            .map(|m| Record {
+                message_id: m.message_id.clone(),
+                group_id: m.group_id.clone().unwrap_or_default(),
+                body: m.body.clone(),
+            })
+            .collect();
+        let failed = batch::process(engine, &records).await;
+        for m in received.iter().filter(|m| !failed.contains(&m.message_id)) {
+            consumer.delete(&m.receipt_handle).await.with_context(|| format!("deleting {}", m.message_id))?;
+        }
+        handled += received.len();
+        if max.is_some_and(|max| handled >= max) {
+            return Ok(());
+        }
+    }
+}

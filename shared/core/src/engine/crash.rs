@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use super::{Outcome, Step, tests::{Harness, cluster}};
+use super::{
+    Outcome, Step,
+    tests::{Harness, cluster},
+};
 use crate::{Phase, ports::StateStore};
 
 /// What a run did: instances launched, distinct instances terminated, the last operation's phase.

@@ -38,11 +38,15 @@ where
             }
             Signal::InstanceStateChange { instance_id, state } => self.on_state_change(ctx, instance_id, *state).await,
             Signal::Reconcile { findings, .. } if !findings.is_empty() => {
-                let note = self.note(ctx, NotificationKind::Drift, "Reconciler found drift".into(), findings.clone(), vec![]);
+                let note =
+                    self.note(ctx, NotificationKind::Drift, "Reconciler found drift".into(), findings.clone(), vec![]);
                 ctx.notes.push(note);
                 ctx.metrics.push(
-                    crate::metric::Metric::count(crate::metric::names::DRIFT_FINDINGS, self.settings.cluster_id.as_str())
-                        .value(findings.len() as f64),
+                    crate::metric::Metric::count(
+                        crate::metric::names::DRIFT_FINDINGS,
+                        self.settings.cluster_id.as_str(),
+                    )
+                    .value(findings.len() as f64),
                 );
                 Ok(())
             }
@@ -70,7 +74,13 @@ where
         let node = ctx.obs.node_of(id).map(|n| n.name.clone());
         if self.settings.policy.dry_run {
             let summary = format!("Would drain {id} and launch a replacement (Spot interruption)");
-            let note = self.note(ctx, NotificationKind::DryRun, summary, vec![format!("reclaimed at {action_at}")], vec![id.to_string()]);
+            let note = self.note(
+                ctx,
+                NotificationKind::DryRun,
+                summary,
+                vec![format!("reclaimed at {action_at}")],
+                vec![id.to_string()],
+            );
             ctx.notes.push(note);
             return Ok(());
         }
@@ -98,13 +108,20 @@ where
         if ctx.state.active_operation().is_none() && !in_backoff {
             // The replacement is its own operation; cooldowns do not apply to it.
             let reason = format!("replacing Spot worker {id} under an interruption notice");
-            self.begin_launch(ctx, OperationKind::SpotReplace, 1, vec![reason], pool.into_iter().collect(), lease).await?;
+            self.begin_launch(ctx, OperationKind::SpotReplace, 1, vec![reason], pool.into_iter().collect(), lease)
+                .await?;
             reasons.push("replacement launched at once".into());
         } else {
             ctx.state.replacements_owed += 1;
             reasons.push("replacement owed: launched as soon as the operation in flight ends".into());
         }
-        let note = self.note(ctx, NotificationKind::SpotInterruption, format!("Spot interruption of {id}"), reasons, node.into_iter().collect());
+        let note = self.note(
+            ctx,
+            NotificationKind::SpotInterruption,
+            format!("Spot interruption of {id}"),
+            reasons,
+            node.into_iter().collect(),
+        );
         ctx.notes.push(note);
         Ok(())
     }
@@ -171,7 +188,8 @@ where
             if o.instances.is_empty() {
                 o.phase = Phase::Failed;
                 o.result = Some(format!("{id} terminated before it was Ready"));
-                ctx.state.backoff_until = Some(crate::time::after(ctx.now, self.settings.policy.scale_up.failure_backoff));
+                ctx.state.backoff_until =
+                    Some(crate::time::after(ctx.now, self.settings.policy.scale_up.failure_backoff));
             }
         }
         if gone {

@@ -244,7 +244,10 @@ where
         };
         if parsed.cluster != cluster {
             self.ignored("other_cluster");
-            return Ok(Outcome::Ignored(format!("message for cluster {}, this scaler serves {cluster}", parsed.cluster)));
+            return Ok(Outcome::Ignored(format!(
+                "message for cluster {}, this scaler serves {cluster}",
+                parsed.cluster
+            )));
         }
         let Some(signal) = parsed.signal.clone() else {
             self.ignored("not_actionable");
@@ -256,16 +259,16 @@ where
         }
         self.crash(Step::AfterSeen)?;
         let now = self.clock.now();
-        let lease = match self.store.acquire(&cluster, &self.settings.owner, now, after(now, self.settings.lease_for)).await
-        {
-            Ok(l) => l,
-            Err(e) => {
-                if matches!(e, StoreError::LeaseHeld { .. }) {
-                    self.metrics.emit(&Metric::count(names::LEASE_CONFLICTS, cluster.as_str()));
+        let lease =
+            match self.store.acquire(&cluster, &self.settings.owner, now, after(now, self.settings.lease_for)).await {
+                Ok(l) => l,
+                Err(e) => {
+                    if matches!(e, StoreError::LeaseHeld { .. }) {
+                        self.metrics.emit(&Metric::count(names::LEASE_CONFLICTS, cluster.as_str()));
+                    }
+                    return Err(e.into());
                 }
-                return Err(e.into());
-            }
-        };
+            };
         self.crash(Step::AfterLease)?;
         let ctx = match self.process(&parsed, &signal, &lease, now).await {
             Ok(ctx) => ctx,
@@ -354,7 +357,14 @@ where
         self.crash(Step::AfterIntent)
     }
 
-    fn note(&self, ctx: &Ctx, kind: NotificationKind, summary: String, reasons: Vec<String>, nodes: Vec<String>) -> Notification {
+    fn note(
+        &self,
+        ctx: &Ctx,
+        kind: NotificationKind,
+        summary: String,
+        reasons: Vec<String>,
+        nodes: Vec<String>,
+    ) -> Notification {
         let op = ctx.state.operation.as_ref();
         Notification {
             cluster: self.cluster_id().clone(),
@@ -381,8 +391,7 @@ fn fix_demand(state: &mut ClusterState, obs: &Observation, signal: &Signal) {
         && state.cpu.demand_cores.is_none()
         && let Some(pct) = state.cpu.percent
     {
-        let ready: u64 =
-            obs.nodes.iter().filter(|n| n.is_worker() && n.ready).map(|n| n.allocatable.cpu_millis).sum();
+        let ready: u64 = obs.nodes.iter().filter(|n| n.is_worker() && n.ready).map(|n| n.allocatable.cpu_millis).sum();
         state.cpu.demand_cores = Some(pct / 100.0 * ready as f64 / 1000.0);
     }
 }

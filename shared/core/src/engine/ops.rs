@@ -83,10 +83,10 @@ where
                 op.advance(Phase::WaitingReady, after(now, policy.worker.ready_timeout)).expect("launching → waiting");
                 let mut reasons = op.reasons.clone();
                 reasons.extend(done.fallbacks.iter().map(|f| format!("capacity fallback: {f}")));
-                let summary = format!("Launching {} workers ({} on-demand, {} Spot)", ids.len(), req.on_demand, req.spot);
+                let summary =
+                    format!("Launching {} workers ({} on-demand, {} Spot)", ids.len(), req.on_demand, req.spot);
                 ctx.actions.push(format!("launched {}", ids.join(",")));
-                ctx.metrics
-                    .push(Metric::count(names::SCALE_UPS, self.cluster_str()).value(f64::from(req.count())));
+                ctx.metrics.push(Metric::count(names::SCALE_UPS, self.cluster_str()).value(f64::from(req.count())));
                 let note = self.note(ctx, NotificationKind::ScaleUpStarted, summary, reasons, ids);
                 ctx.notes.push(note);
                 Ok(true)
@@ -109,16 +109,22 @@ where
         let reasons = vec![
             format!("EC2 error code {}", e.code()),
             format!("{e}"),
-            format!("no launch before {} (failure backoff {})", after(now, policy.scale_up.failure_backoff), human(policy.scale_up.failure_backoff)),
+            format!(
+                "no launch before {} (failure backoff {})",
+                after(now, policy.scale_up.failure_backoff),
+                human(policy.scale_up.failure_backoff)
+            ),
         ];
-        ctx.metrics.push(Metric::count(names::FAILED_OPERATIONS, self.cluster_str()).with("reason", e.code().to_owned()));
+        ctx.metrics
+            .push(Metric::count(names::FAILED_OPERATIONS, self.cluster_str()).with("reason", e.code().to_owned()));
         let note = self.note(ctx, NotificationKind::LaunchFailed, "Launch failed".into(), reasons, vec![]);
         ctx.notes.push(note);
     }
 
     async fn check_ready(&self, ctx: &mut Ctx) -> Result<bool, EngineError> {
         let op = ctx.state.operation.clone().expect("in flight");
-        let ready: Vec<_> = op.instances.iter().filter(|i| ctx.obs.node_of(i).is_some_and(|n| n.ready)).cloned().collect();
+        let ready: Vec<_> =
+            op.instances.iter().filter(|i| ctx.obs.node_of(i).is_some_and(|n| n.ready)).cloned().collect();
         if !op.instances.is_empty() && ready.len() == op.instances.len() {
             let took = elapsed(ctx.now, op.started_at);
             ctx.metrics.push(Metric::seconds(names::NODE_JOIN_SECONDS, self.cluster_str(), took.as_secs_f64()));
@@ -130,8 +136,13 @@ where
             o.result = Some(format!("{} workers Ready after {}", ready.len(), human(took)));
             ctx.state.last_scale_up_at = Some(ctx.now);
             let ids = ready.iter().map(ToString::to_string).collect();
-            let note =
-                self.note(ctx, NotificationKind::ScaleUpDone, format!("{} new workers Ready", ready.len()), op.reasons, ids);
+            let note = self.note(
+                ctx,
+                NotificationKind::ScaleUpDone,
+                format!("{} new workers Ready", ready.len()),
+                op.reasons,
+                ids,
+            );
             ctx.notes.push(note);
             return Ok(true);
         }
@@ -148,13 +159,21 @@ where
         let policy = &self.settings.policy;
         let o = ctx.state.operation.as_mut().expect("in flight");
         o.advance(Phase::Failed, ctx.now).expect("waiting → failed");
-        o.result = Some(format!("{} of {} workers not Ready within {}", stuck.len(), op.instances.len(), human(policy.worker.ready_timeout)));
+        o.result = Some(format!(
+            "{} of {} workers not Ready within {}",
+            stuck.len(),
+            op.instances.len(),
+            human(policy.worker.ready_timeout)
+        ));
         ctx.state.backoff_until = Some(after(ctx.now, policy.scale_up.failure_backoff));
         if !ready.is_empty() {
             ctx.state.last_scale_up_at = Some(ctx.now);
         }
         ctx.metrics.push(Metric::count(names::FAILED_OPERATIONS, self.cluster_str()).with("reason", "never_ready"));
-        let reasons = vec![o.result.clone().unwrap_or_default(), "terminated; check the worker user data and the join token".into()];
+        let reasons = vec![
+            o.result.clone().unwrap_or_default(),
+            "terminated; check the worker user data and the join token".into(),
+        ];
         let ids = stuck.iter().map(ToString::to_string).collect();
         let note = self.note(ctx, NotificationKind::NodeNeverReady, "Workers never became Ready".into(), reasons, ids);
         ctx.notes.push(note);
@@ -170,7 +189,13 @@ where
                 // The drain handler cordons (idempotently) and evicts.
                 let o = ctx.state.operation.as_mut().expect("in flight");
                 o.advance(Phase::Cordoned, deadline).expect("waiting → cordoned");
-                let note = self.note(ctx, NotificationKind::DrainStarted, format!("Draining at-risk worker {node}"), vec![], vec![node]);
+                let note = self.note(
+                    ctx,
+                    NotificationKind::DrainStarted,
+                    format!("Draining at-risk worker {node}"),
+                    vec![],
+                    vec![node],
+                );
                 ctx.notes.push(note);
             }
             _ => {
@@ -211,7 +236,11 @@ where
                 o.advance(Phase::Draining, o.deadline).expect("cordoned → draining");
             }
             o.advance(Phase::Terminating, after(ctx.now, policy.drain.timeout)).expect("draining → terminating");
-            ctx.metrics.push(Metric::seconds(names::DRAIN_SECONDS, self.cluster_str(), elapsed(ctx.now, op.started_at).as_secs_f64()));
+            ctx.metrics.push(Metric::seconds(
+                names::DRAIN_SECONDS,
+                self.cluster_str(),
+                elapsed(ctx.now, op.started_at).as_secs_f64(),
+            ));
             return Ok(true);
         }
         if op.overdue(ctx.now) {
@@ -224,7 +253,8 @@ where
         }
         let mut blocked = 0;
         // PDB-blocked pods are retried too: the API server answers 429 until the budget allows.
-        let keys = plan.evict.iter().map(String::as_str).chain(plan.blocking.iter().map(|b| b.split(' ').next().unwrap_or(b)));
+        let keys =
+            plan.evict.iter().map(String::as_str).chain(plan.blocking.iter().map(|b| b.split(' ').next().unwrap_or(b)));
         for key in keys {
             let (ns, name) = key.split_once('/').unwrap_or(("default", key));
             match self.cluster.evict(ns, name, policy.drain.pod_grace_seconds).await? {
@@ -245,7 +275,13 @@ where
         Ok(false)
     }
 
-    async fn abort_drain(&self, ctx: &mut Ctx, node: &str, kind: NotificationKind, reason: String) -> Result<bool, EngineError> {
+    async fn abort_drain(
+        &self,
+        ctx: &mut Ctx,
+        node: &str,
+        kind: NotificationKind,
+        reason: String,
+    ) -> Result<bool, EngineError> {
         self.cluster.uncordon(node).await?;
         ctx.actions.push(format!("uncordoned {node}"));
         let o = ctx.state.operation.as_mut().expect("in flight");

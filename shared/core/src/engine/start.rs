@@ -38,8 +38,10 @@ where
         {
             ctx.state.at_risk.remove(0);
             let reason = format!("replacing at-risk worker {at_risk} before draining it");
-            let pool = ctx.obs.instances.iter().find(|i| i.id == at_risk).map(|i| (i.zone.clone(), i.instance_type.clone()));
-            self.begin_launch(ctx, OperationKind::Rebalance, 1, vec![reason], pool.into_iter().collect(), lease).await?;
+            let pool =
+                ctx.obs.instances.iter().find(|i| i.id == at_risk).map(|i| (i.zone.clone(), i.instance_type.clone()));
+            self.begin_launch(ctx, OperationKind::Rebalance, 1, vec![reason], pool.into_iter().collect(), lease)
+                .await?;
             if let Some(op) = ctx.state.operation.as_mut() {
                 op.nodes = vec![at_risk.0.clone()];
             }
@@ -70,14 +72,19 @@ where
             }
             _ if policy.dry_run => {
                 let verb = if decision.action == Action::ScaleUp { "scale up" } else { "scale down" };
-                let summary = format!("Dry run: would {verb} by {} ({} → {})", decision.count, decision.current, decision.target);
-                let note = self.note(ctx, NotificationKind::DryRun, summary, decision.reasons.clone(), decision.nodes.clone());
+                let summary =
+                    format!("Dry run: would {verb} by {} ({} → {})", decision.count, decision.current, decision.target);
+                let note =
+                    self.note(ctx, NotificationKind::DryRun, summary, decision.reasons.clone(), decision.nodes.clone());
                 ctx.notes.push(note);
             }
             Action::ScaleUp => {
                 ctx.state.scale_down_target = None;
                 if let Some(since) = up_condition_since(&snap, policy) {
-                    ctx.metrics.push(Metric::seconds(names::DECISION_LATENCY, cluster, elapsed(ctx.now, since).as_secs_f64()).with("action", "scale_up"));
+                    ctx.metrics.push(
+                        Metric::seconds(names::DECISION_LATENCY, cluster, elapsed(ctx.now, since).as_secs_f64())
+                            .with("action", "scale_up"),
+                    );
                 }
                 let kind = OperationKind::ScaleUp;
                 self.begin_launch(ctx, kind, decision.count, decision.reasons.clone(), vec![], lease).await?;
@@ -86,7 +93,10 @@ where
                 ctx.state.scale_down_target = Some(decision.target);
                 if let Some(since) = snap.state.cpu.low_since {
                     let since = after(since, policy.scale_down.cpu_for);
-                    ctx.metrics.push(Metric::seconds(names::DECISION_LATENCY, cluster, elapsed(ctx.now, since).as_secs_f64()).with("action", "scale_down"));
+                    ctx.metrics.push(
+                        Metric::seconds(names::DECISION_LATENCY, cluster, elapsed(ctx.now, since).as_secs_f64())
+                            .with("action", "scale_down"),
+                    );
                 }
                 self.begin_drain(ctx, &decision, lease).await?;
             }

@@ -8,7 +8,10 @@ use futures_executor::block_on;
 use super::*;
 use crate::{
     Lifecycle, OperationKind, Phase,
-    memory::{ManualClock, MemoryCloud, MemoryCluster, MemoryStore, RecordingMetrics, RecordingNotifier, World, world::ScriptedError},
+    memory::{
+        ManualClock, MemoryCloud, MemoryCluster, MemoryStore, RecordingMetrics, RecordingNotifier, World,
+        world::ScriptedError,
+    },
     message::{Envelope, Kind},
     pdb::LabelSelector,
     signal::{AlertStatus, CpuValues, InstanceState},
@@ -16,8 +19,14 @@ use crate::{
     time::before,
 };
 
-pub(super) type TestEngine =
-    Engine<MemoryStore, MemoryCloud<ManualClock>, MemoryCluster<ManualClock>, RecordingNotifier, RecordingMetrics, ManualClock>;
+pub(super) type TestEngine = Engine<
+    MemoryStore,
+    MemoryCloud<ManualClock>,
+    MemoryCluster<ManualClock>,
+    RecordingNotifier,
+    RecordingMetrics,
+    ManualClock,
+>;
 
 pub(super) struct Harness {
     pub clock: ManualClock,
@@ -45,8 +54,17 @@ impl Harness {
         let store = MemoryStore::default();
         let notifier = RecordingNotifier::default();
         let metrics = RecordingMetrics::default();
-        let settings = Settings::new(cluster(), Policy::default(), "test", vec!["us-east-1a".into(), "us-east-1b".into()]);
-        let engine = Engine::new(store.clone(), world.cloud(), world.cluster(), notifier.clone(), metrics.clone(), clock.clone(), settings);
+        let settings =
+            Settings::new(cluster(), Policy::default(), "test", vec!["us-east-1a".into(), "us-east-1b".into()]);
+        let engine = Engine::new(
+            store.clone(),
+            world.cloud(),
+            world.cluster(),
+            notifier.clone(),
+            metrics.clone(),
+            clock.clone(),
+            settings,
+        );
         Self { clock, world, store, notifier, metrics, engine, seq: 0 }
     }
 
@@ -163,7 +181,13 @@ fn a_held_lease_fails_the_message_for_retry_and_changes_nothing() {
 fn poison_and_foreign_messages_are_acknowledged_and_counted() {
     let h = Harness::new(2);
     assert!(matches!(h.send("{not json").unwrap(), Outcome::Poison(_)));
-    let other = Envelope::new("x".into(), Kind::Reconcile, ClusterId::new("staging").unwrap(), h.now(), Signal::Reconcile { at: h.now(), findings: vec![] });
+    let other = Envelope::new(
+        "x".into(),
+        Kind::Reconcile,
+        ClusterId::new("staging").unwrap(),
+        h.now(),
+        Signal::Reconcile { at: h.now(), findings: vec![] },
+    );
     assert!(matches!(h.send(&other.to_body()).unwrap(), Outcome::Ignored(_)));
     assert_eq!(h.metrics.total(names::MESSAGES_IGNORED, &[("reason", "poison")]), 1.0);
     assert_eq!(h.metrics.total(names::MESSAGES_IGNORED, &[("reason", "other_cluster")]), 1.0);
@@ -326,13 +350,20 @@ fn quota_errors_fail_fast_with_one_notification_and_no_retry_loop() {
 fn capacity_errors_in_one_zone_fall_back_to_the_other() {
     let mut h = Harness::new(4);
     let (from, until) = (h.now(), after(h.now(), Duration::from_secs(3600)));
-    h.world.lock().errors.push(ScriptedError { code: "InsufficientInstanceCapacity".into(), zone: Some("us-east-1a".into()), from, until });
+    h.world.lock().errors.push(ScriptedError {
+        code: "InsufficientInstanceCapacity".into(),
+        zone: Some("us-east-1a".into()),
+        from,
+        until,
+    });
     let m = h.high_cpu(90.0);
     h.send(&m).unwrap();
     let launches = h.calls("launch");
     assert!(!launches.is_empty() && launches.iter().all(|l| l.contains("us-east-1b")), "{launches:?}");
     let started = &h.notifier.sent()[0];
-    assert!(started.reasons.iter().any(|r| r.contains("capacity fallback: InsufficientInstanceCapacity in us-east-1a")));
+    assert!(
+        started.reasons.iter().any(|r| r.contains("capacity fallback: InsufficientInstanceCapacity in us-east-1a"))
+    );
 }
 
 #[test]
@@ -340,7 +371,8 @@ fn spot_interruption_drains_at_once_and_replaces_within_the_notice() {
     let mut h = Harness::new(2);
     let spot = h.world.add_worker("us-east-1a", Lifecycle::Spot);
     h.world.lock().pods.push(pod("shop", "cart-0", &spot.0, 300));
-    let sig = Signal::SpotInterruption { instance_id: spot.clone(), action_at: after(h.now(), Duration::from_secs(120)) };
+    let sig =
+        Signal::SpotInterruption { instance_id: spot.clone(), action_at: after(h.now(), Duration::from_secs(120)) };
     let m = h.envelope(Kind::Ec2Event, sig);
     h.send(&m).unwrap();
     assert_eq!(h.calls("cordon"), vec![format!("cordon {spot}")]);
@@ -352,7 +384,10 @@ fn spot_interruption_drains_at_once_and_replaces_within_the_notice() {
     // EC2 takes the instance at the end of the notice.
     h.wait(120);
     h.world.lock().instances.get_mut(&spot).unwrap().state = InstanceState::Terminated;
-    let gone = h.envelope(Kind::Ec2Event, Signal::InstanceStateChange { instance_id: spot.clone(), state: InstanceState::Terminated });
+    let gone = h.envelope(
+        Kind::Ec2Event,
+        Signal::InstanceStateChange { instance_id: spot.clone(), state: InstanceState::Terminated },
+    );
     h.send(&gone).unwrap();
     assert_eq!(h.calls("delete-node"), vec![format!("delete-node {spot}")]);
     assert!(!h.kinds().contains(&NotificationKind::InstanceLost), "an expected loss is not reported as one");
@@ -365,7 +400,8 @@ fn never_below_min_workers_even_under_interruption() {
     let a = h.world.add_worker("us-east-1a", Lifecycle::Spot);
     let b = h.world.add_worker("us-east-1b", Lifecycle::Spot);
     for (i, id) in [&a, &b].into_iter().enumerate() {
-        let sig = Signal::SpotInterruption { instance_id: id.clone(), action_at: after(h.now(), Duration::from_secs(120)) };
+        let sig =
+            Signal::SpotInterruption { instance_id: id.clone(), action_at: after(h.now(), Duration::from_secs(120)) };
         let m = h.envelope(Kind::Ec2Event, sig);
         h.send(&m).unwrap();
         assert_eq!(h.state().replacements_owed, i as u32, "the second replacement waits for the slot");
@@ -373,7 +409,10 @@ fn never_below_min_workers_even_under_interruption() {
     h.wait(120);
     for id in [&a, &b] {
         h.world.lock().instances.get_mut(id).unwrap().state = InstanceState::Terminated;
-        let m = h.envelope(Kind::Ec2Event, Signal::InstanceStateChange { instance_id: id.clone(), state: InstanceState::Terminated });
+        let m = h.envelope(
+            Kind::Ec2Event,
+            Signal::InstanceStateChange { instance_id: id.clone(), state: InstanceState::Terminated },
+        );
         h.send(&m).unwrap();
     }
     h.run_ticks(300, 60);
@@ -402,12 +441,21 @@ fn managed_instances_lost_outside_the_autoscaler_are_cleaned_up_and_reported() {
     let mut h = Harness::new(3);
     let id = h.world.lock().nodes[1].instance_id.clone().unwrap();
     h.world.lock().instances.get_mut(&id).unwrap().state = InstanceState::Terminated;
-    let m = h.envelope(Kind::Ec2Event, Signal::InstanceStateChange { instance_id: id.clone(), state: InstanceState::Terminated });
+    let m = h.envelope(
+        Kind::Ec2Event,
+        Signal::InstanceStateChange { instance_id: id.clone(), state: InstanceState::Terminated },
+    );
     h.send(&m).unwrap();
     assert_eq!(h.calls("delete-node"), vec![format!("delete-node {id}")]);
     assert!(h.kinds().contains(&NotificationKind::InstanceLost));
     // An unknown instance changes nothing.
-    let m = h.envelope(Kind::Ec2Event, Signal::InstanceStateChange { instance_id: crate::InstanceId("i-unknown".into()), state: InstanceState::Terminated });
+    let m = h.envelope(
+        Kind::Ec2Event,
+        Signal::InstanceStateChange {
+            instance_id: crate::InstanceId("i-unknown".into()),
+            state: InstanceState::Terminated,
+        },
+    );
     let Outcome::Processed { actions, .. } = h.send(&m).unwrap() else { panic!() };
     assert!(actions.iter().any(|a| a.contains("not one of this cluster's workers")), "{actions:?}");
     assert_eq!(h.calls("delete-node").len(), 1);
@@ -465,7 +513,10 @@ fn node_join_and_drain_durations_are_measured() {
 fn reconciler_findings_are_reported_as_drift() {
     let mut h = Harness::new(2);
     let at = h.now();
-    let m = h.envelope(Kind::Reconcile, Signal::Reconcile { at, findings: vec!["instance i-1 running 12m without a node".into()] });
+    let m = h.envelope(
+        Kind::Reconcile,
+        Signal::Reconcile { at, findings: vec!["instance i-1 running 12m without a node".into()] },
+    );
     h.send(&m).unwrap();
     assert!(h.kinds().contains(&NotificationKind::Drift));
     assert_eq!(h.metrics.total(names::DRIFT_FINDINGS, &[]), 1.0);

@@ -279,7 +279,9 @@ impl<C: Clock> Cloud for MemoryCloud<C> {
             let zones = req.zones.iter().cycle().skip(k).take(req.zones.len());
             for zone in zones {
                 match w.scripted(zone, now) {
-                    Some(e) if e.code.ends_with("LimitExceeded") => return Err(CloudError::Quota { code: e.code.clone() }),
+                    Some(e) if e.code.ends_with("LimitExceeded") => {
+                        return Err(CloudError::Quota { code: e.code.clone() });
+                    }
                     Some(e) => fallbacks.push(format!("{} in {zone} for {itype}", e.code)),
                     None => {
                         let id = w.new_instance(zone, &itype, lifecycle, Some(req.operation_id.clone()), now);

@@ -71,8 +71,7 @@ pub fn block_reason(pod: &Pod, pdbs: &[Pdb], policy: &Policy) -> Option<String> 
     if let Some(b) = budgets.iter().find(|b| b.disruptions_allowed == 0) {
         return Some(format!("PDB {} allows 0 disruptions", b.key()));
     }
-    let critical =
-        policy.scale_down.critical_namespaces.iter().any(|ns| *ns == pod.namespace) || pod.has_critical_priority();
+    let critical = policy.scale_down.critical_namespaces.contains(&pod.namespace) || pod.has_critical_priority();
     if critical && budgets.is_empty() {
         return Some("no PDB".into());
     }
