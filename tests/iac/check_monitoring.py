@@ -16,7 +16,9 @@
    notifies the alarm topic on ALARM and OK, and its description ends with
    `Runbook: docs/RUNBOOKS.md#<what>`, a section that exists;
 6. docs/OBSERVABILITY.md documents every metric the code declares or this file plans, and
-   every alarm.
+   every alarm;
+7. the scaler log queries (dashboard and docs) match the scaler's log shape: event fields nested
+   under `fields.` unless services/scaler/src/main.rs flattens them.
 """
 
 from __future__ import annotations
@@ -45,8 +47,6 @@ BLOCK_START = re.compile(r"^(?P<indent>\s*)- \|\s*$")
 # Metrics the alarms and the dashboard read before any code emits them, with the dimension set
 # they are to be written with (docs/OBSERVABILITY.md, "Planned metrics").
 PLANNED = {
-    "Heartbeat": ("cluster",),
-    "PipelineSilent": ("cluster",),
     "CpuPercent": ("cluster",),
     "PendingPods": ("cluster",),
 }
@@ -414,6 +414,20 @@ def check_docs(consts: dict[str, str], alarms: list[str], errors: list[str]) -> 
             errors.append(f"docs/OBSERVABILITY.md does not list the alarm `<cluster>-autoscaler-{what}`")
 
 
+def check_log_shape(errors: list[str]) -> None:
+    """tracing-subscriber's JSON puts event fields under `fields` unless `flatten_event(true)`."""
+    main_rs = (ROOT / "services" / "scaler" / "src" / "main.rs").read_text()
+    flattened = re.search(r"flatten_event\(\s*true\s*\)", main_rs) is not None
+    dashboard = (ROOT / "infra" / "dashboard.json").read_text()
+    docs = OBSERVABILITY.read_text() if OBSERVABILITY.exists() else ""
+    nested = re.findall(r"\bfields\.[a-z_]+", dashboard + docs)
+    if flattened and nested:
+        errors.append(f"the scaler now flattens its log fields: drop `fields.` from the queries in "
+                      f"infra/dashboard.json and docs/OBSERVABILITY.md ({len(nested)} uses)")
+    if not flattened and "fields.outcome" not in dashboard:
+        errors.append("the scaler nests its log fields under `fields`: the dashboard's query must read fields.outcome")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="rewrite the embedded dashboard from infra/dashboard.json")
@@ -436,6 +450,7 @@ def main() -> int:
     check_references(refs, template, emitted, errors)
     alarms = check_alarms(template, errors)
     check_docs(consts, alarms, errors)
+    check_log_shape(errors)
 
     unknown_planned = sorted(set(PLANNED) & set(emitted))
     for e in errors:

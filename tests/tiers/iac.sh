@@ -13,6 +13,9 @@
 #   check_k8s.py, kubernetes-validate       RBAC exactly as needed, monitoring pinned to the
 #                                           master, rendering of alertmanager/ files; schemas
 #   publish-node-config.sh --stage          the master's configuration bundle verifies
+#   check_monitoring.py                     alarms and dashboard against the code's metrics,
+#                                           the runbooks and docs/OBSERVABILITY.md
+#   check_loadgen.py                        infra/k8s/loadgen.yaml (docs/TESTING.md)
 # Prints one line per tool, quiet otherwise; exits non-zero if any fails. Installs what it
 # needs (shellcheck from Debian, three pinned venvs from PyPI) and makes no other network
 # call: the tools run with a proxy that refuses every connection.
@@ -107,6 +110,8 @@ step check-k8s "$policy_bin/python" tests/iac/check_k8s.py
 step kubernetes-validate "$policy_bin/kubernetes-validate" --strict --quiet \
   -k "$k8s_version" infra/k8s/rbac.yaml infra/k8s/monitoring.yaml
 step node-config-bundle stage_node_config
+step check-monitoring "$policy_bin/python" tests/iac/check_monitoring.py
+step check-loadgen "$policy_bin/python" tests/iac/check_loadgen.py
 
 echo "iac: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
