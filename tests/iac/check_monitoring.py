@@ -18,7 +18,9 @@
 6. docs/OBSERVABILITY.md documents every metric the code declares or this file plans, and
    every alarm;
 7. the scaler log queries (dashboard and docs) match the scaler's log shape: event fields nested
-   under `fields.` unless services/scaler/src/main.rs flattens them.
+   under `fields.` unless services/scaler/src/main.rs flattens them;
+8. every relative link in the operator docs (ARCHITECTURE, RUNBOOKS, TESTING, OBSERVABILITY)
+   names a file that exists and, with `#anchor`, a heading of that file.
 """
 
 from __future__ import annotations
@@ -428,6 +430,26 @@ def check_log_shape(errors: list[str]) -> None:
         errors.append("the scaler nests its log fields under `fields`: the dashboard's query must read fields.outcome")
 
 
+DOCS = [ROOT / "docs" / n for n in ("ARCHITECTURE.md", "RUNBOOKS.md", "TESTING.md", "OBSERVABILITY.md")]
+
+
+def check_links(errors: list[str]) -> None:
+    for doc in DOCS:
+        if not doc.exists():
+            errors.append(f"{doc.relative_to(ROOT)} is missing")
+            continue
+        text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path).resolve() if path else doc
+            if not file.exists():
+                errors.append(f"{doc.name}: link to {target}: no such file")
+            elif anchor and file.suffix == ".md" and anchor not in github_anchors(file.read_text()):
+                errors.append(f"{doc.name}: link to {target}: no such section")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="rewrite the embedded dashboard from infra/dashboard.json")
@@ -451,6 +473,7 @@ def main() -> int:
     alarms = check_alarms(template, errors)
     check_docs(consts, alarms, errors)
     check_log_shape(errors)
+    check_links(errors)
 
     unknown_planned = sorted(set(PLANNED) & set(emitted))
     for e in errors:
