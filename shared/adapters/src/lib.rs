@@ -4,6 +4,7 @@ pub mod aws;
 pub mod dynamo;
 pub mod ec2;
 pub mod error;
+pub mod sqs;
 pub mod ssm;
 pub mod emf;
 pub mod kube;

@@ -60,7 +60,10 @@ pub struct Alert {
 /// Why a payload was refused. Each names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
-    /// The body is not JSON or not of the payload's shape.
+    /// The body is not JSON: empty, truncated, not UTF-8, or trailing garbage.
+    #[error("body is not valid JSON: {0}")]
+    Syntax(String),
+    /// The body is JSON but not of the payload's shape.
     #[error("{field}: {message}")]
     Shape {
         /// Dotted path (`alerts[0].startsAt`), or `.` for the document.
@@ -84,7 +87,7 @@ pub enum PayloadError {
 impl PayloadError {
     /// Whether the body was unreadable (400) rather than readable but invalid (422).
     pub fn is_syntax(&self) -> bool {
-        matches!(self, PayloadError::Shape { field, .. } if field == ".")
+        matches!(self, PayloadError::Syntax(_))
     }
 }
 
@@ -100,11 +103,15 @@ pub struct Conversion {
 /// Parses a webhook body. Errors name the field.
 pub fn parse(body: &[u8]) -> Result<Payload, PayloadError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let payload: Payload = serde_path_to_error::deserialize(de).map_err(|e| {
+    let payload: Payload = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let inner = e.inner();
-        let field = if inner.is_syntax() || inner.is_eof() { ".".to_owned() } else { e.path().to_string() };
-        PayloadError::Shape { field, message: inner.to_string() }
+        if inner.is_syntax() || inner.is_eof() {
+            PayloadError::Syntax(inner.to_string())
+        } else {
+            PayloadError::Shape { field: e.path().to_string(), message: inner.to_string() }
+        }
     })?;
+    de.end().map_err(|e| PayloadError::Syntax(e.to_string()))?;
     if payload.version != PAYLOAD_VERSION {
         return Err(PayloadError::Version(payload.version));
     }
@@ -139,14 +146,10 @@ pub fn convert(
         if alert.fingerprint.is_empty() {
             return Err(invalid(at("fingerprint"), "must not be empty".into()));
         }
-        let cluster = match alert.labels.get("cluster") {
-            Some(c) => ClusterId::new(c.clone()).map_err(|e| invalid(at("labels.cluster"), e.to_string()))?,
-            None => default_cluster
-                .cloned()
-                .ok_or_else(|| invalid(at("labels.cluster"), "missing, and no default cluster is configured".into()))?,
-        };
         let number = |key: &str, required: bool| -> Result<Option<f64>, PayloadError> {
-            match alert.annotations.get(key) {
+            // An empty annotation is an absent value: `{{ with query ... }}` renders nothing
+            // when the query has no result.
+            match alert.annotations.get(key).filter(|v| !v.trim().is_empty()) {
                 Some(v) => v
                     .trim()
                     .parse::<f64>()
@@ -191,6 +194,14 @@ pub fn convert(
                 continue;
             }
         };
+        // Resolved only for alerts we act on: an unrelated alert routed to this receiver need
+        // not carry our `cluster` label.
+        let cluster = match alert.labels.get("cluster") {
+            Some(c) => ClusterId::new(c.clone()).map_err(|e| invalid(at("labels.cluster"), e.to_string()))?,
+            None => default_cluster
+                .cloned()
+                .ok_or_else(|| invalid(at("labels.cluster"), "missing, and no default cluster is configured".into()))?,
+        };
         let values: Vec<(&str, &str)> = ["cpu_percent", "demand_cores", "pending_pods", "value"]
             .iter()
             .filter_map(|k| alert.annotations.get(*k).map(|v| (*k, v.as_str())))
@@ -199,4 +210,54 @@ pub fn convert(
         out.messages.push(Envelope::new(msg_id, Kind::Alert, cluster, received_at, signal));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AT: &str = "2026-03-02T12:00:00Z";
+
+    fn payload(alert: &str) -> String {
+        format!(r#"{{"version":"4","groupKey":"{{}}:{{}}","status":"firing","alerts":[{alert}]}}"#)
+    }
+
+    fn alert(name: &str, labels: &str, annotations: &str) -> String {
+        format!(
+            r#"{{"status":"firing","labels":{{"alertname":"{name}"{labels}}},"annotations":{{{annotations}}},"startsAt":"{AT}","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f1"}}"#
+        )
+    }
+
+    #[test]
+    fn unreadable_bodies_are_syntax_errors_and_wrong_shapes_are_not() {
+        let trailing = format!("{} x", payload(""));
+        for body in ["", "{", trailing.as_str(), "\u{1}"] {
+            let err = parse(body.as_bytes()).unwrap_err();
+            assert!(err.is_syntax(), "{body:?}: {err}");
+        }
+        for (body, want) in [("{}", ".: missing field `version`"), ("7", ".: invalid type: integer `7`")] {
+            let err = parse(body.as_bytes()).unwrap_err();
+            assert!(!err.is_syntax(), "{body:?}: {err}");
+            assert!(err.to_string().starts_with(want), "{body:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_annotation_is_an_absent_value() {
+        let body = payload(&alert("HighCPU", r#","cluster":"prod""#, r#""cpu_percent":"82.50","demand_cores":"""#));
+        let conv = convert(&parse(body.as_bytes()).unwrap(), None, AT.parse().unwrap()).unwrap();
+        let Signal::HighCpu { values, .. } = &conv.messages[0].signal else { panic!("{conv:?}") };
+        assert_eq!(*values, CpuValues { cpu_percent: 82.5, demand_cores: None });
+    }
+
+    #[test]
+    fn unrelated_alerts_need_no_cluster_label() {
+        let body = payload(&alert("DiskFull", "", ""));
+        let conv = convert(&parse(body.as_bytes()).unwrap(), None, AT.parse().unwrap()).unwrap();
+        assert!(conv.messages.is_empty());
+        assert_eq!(conv.ignored, vec![("DiskFull".to_owned(), "not an alert k3s-autoscaler acts on".to_owned())]);
+        let ours = payload(&alert("HighCPU", "", r#""cpu_percent":"82.50""#));
+        let err = convert(&parse(ours.as_bytes()).unwrap(), None, AT.parse().unwrap()).unwrap_err();
+        assert_eq!(err.to_string(), "alerts[0].labels.cluster: missing, and no default cluster is configured");
+    }
 }
