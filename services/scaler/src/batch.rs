@@ -54,10 +54,11 @@ pub async fn process<H: Handler>(handler: &H, records: &[Record]) -> Vec<String>
             Ok(outcome) => log_outcome(r, &outcome, started.elapsed()),
             Err(e) => {
                 let retryable = e.retryable();
+                let e = chain(&e);
                 if retryable {
-                    warn!(message_id = %r.message_id, group = %r.group_id, error = format!("{e:#}"), "Message failed; it will be retried.");
+                    warn!(message_id = %r.message_id, group = %r.group_id, error = %e, "Message failed; it will be retried.");
                 } else {
-                    error!(message_id = %r.message_id, group = %r.group_id, error = format!("{e:#}"), "Message failed permanently; it goes to the DLQ after its receive count.");
+                    error!(message_id = %r.message_id, group = %r.group_id, error = %e, "Message failed permanently; it goes to the DLQ after its receive count.");
                 }
                 failed_groups.insert(r.group_id.as_str());
                 failures.push(r.message_id.clone());
@@ -65,6 +66,18 @@ pub async fn process<H: Handler>(handler: &H, records: &[Record]) -> Vec<String>
         }
     }
     failures
+}
+
+/// The error and its causes, `outer: inner: root`, each printed once.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 fn log_outcome(r: &Record, outcome: &Outcome, took: std::time::Duration) {
@@ -137,6 +150,12 @@ mod tests {
         let h = Scripted { answers: RefCell::new(answers.into()), seen: RefCell::default() };
         let records = [rec("1", "A"), rec("2", "A"), rec("3", "A")];
         assert!(futures_executor::block_on(process(&h, &records)).is_empty());
+    }
+
+    #[test]
+    fn error_chains_print_every_cause_once() {
+        let e = EngineError::Store(StoreError::Transient { operation: "save", source: "ThrottlingException".into() });
+        assert_eq!(chain(&e), "reading or writing cluster state: save on the state store: ThrottlingException");
     }
 
     #[test]

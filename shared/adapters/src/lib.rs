@@ -7,5 +7,6 @@ pub mod error;
 pub mod sqs;
 pub mod ssm;
 pub mod emf;
+pub mod env;
 pub mod kube;
 pub mod slack;

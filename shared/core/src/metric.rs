@@ -29,6 +29,12 @@ pub mod names {
     pub const DRIFT_FINDINGS: &str = "DriftFindings";
     /// The reconciler ran.
     pub const HEARTBEAT: &str = "Heartbeat";
+    /// 1 when no Watchdog alert arrived for too long (the alert pipeline is silent), else 0.
+    pub const PIPELINE_SILENT: &str = "PipelineSilent";
+    /// Average worker CPU percent of the last fresh reading (gauge; absent when stale).
+    pub const CPU_PERCENT: &str = "CpuPercent";
+    /// Unschedulable Pending pods seen through the K3s API (gauge).
+    pub const PENDING_PODS: &str = "PendingPods";
     /// Workers counted (gauge).
     pub const WORKERS: &str = "Workers";
     /// Notifications that could not be delivered.

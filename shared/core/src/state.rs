@@ -41,6 +41,9 @@ pub struct ClusterState {
     /// when EC2 reports them terminated.
     #[serde(default)]
     pub interrupted: Vec<crate::InstanceId>,
+    /// The earliest reclaim time of the interrupted workers (bounds eviction grace periods).
+    #[serde(default)]
+    pub spot_deadline: Option<Timestamp>,
     /// Workers at elevated risk (rebalance recommendation, scheduled retirement) awaiting a
     /// replacement-first operation.
     #[serde(default)]
@@ -77,6 +80,7 @@ impl ClusterState {
             backoff_until: None,
             scale_down_target: None,
             interrupted: vec![],
+            spot_deadline: None,
             at_risk: vec![],
             replacements_owed: 0,
             cpu: CpuReading::default(),

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::error::AdapterError;
 
 /// Worker subnets, one per zone, in the order configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subnets(Vec<(String, String)>);
 
 impl Subnets {

@@ -10,7 +10,7 @@ use crate::{
     policy::skip_reason,
     ports::{Clock, Cloud, Cluster, Eviction, Lease, Metrics, Notifier, StateStore},
     signal::{InstanceState, Signal},
-    time::{elapsed, human},
+    time::{before, elapsed, human},
 };
 
 impl<S, C, K, N, M, T> Engine<S, C, K, N, M, T>
@@ -40,14 +40,8 @@ where
             Signal::Reconcile { findings, .. } if !findings.is_empty() => {
                 let note =
                     self.note(ctx, NotificationKind::Drift, "Reconciler found drift".into(), findings.clone(), vec![]);
+                // The reconciler itself counts `DriftFindings`; counting here too would double it.
                 ctx.notes.push(note);
-                ctx.metrics.push(
-                    crate::metric::Metric::count(
-                        crate::metric::names::DRIFT_FINDINGS,
-                        self.settings.cluster_id.as_str(),
-                    )
-                    .value(findings.len() as f64),
-                );
                 Ok(())
             }
             _ => Ok(()),
@@ -85,6 +79,7 @@ where
             return Ok(());
         }
         ctx.state.interrupted.push(id.clone());
+        ctx.state.spot_deadline = Some(ctx.state.spot_deadline.map_or(action_at, |d| d.min(action_at)));
         if let Some(node) = &node {
             self.cluster.cordon(node).await?;
             ctx.actions.push(format!("cordoned {node}"));
@@ -128,7 +123,16 @@ where
 
     /// Evicts whatever is still on interrupted Spot workers, until EC2 takes them.
     pub(crate) async fn drain_interrupted(&self, ctx: &mut Ctx) -> Result<(), EngineError> {
-        let grace = self.settings.policy.drain.pod_grace_seconds;
+        let drain = &self.settings.policy.drain;
+        // Pods get their grace period, but never past the Spot deadline less the margin: a pod
+        // still shutting down when EC2 takes the instance loses what it was saving.
+        let grace = match ctx.state.spot_deadline {
+            Some(deadline) => {
+                let left = elapsed(before(deadline, drain.spot_margin), ctx.now).as_secs();
+                drain.pod_grace_seconds.min(u32::try_from(left).unwrap_or(u32::MAX))
+            }
+            None => drain.pod_grace_seconds,
+        };
         for id in ctx.state.interrupted.clone() {
             let Some(node) = ctx.obs.node_of(&id).map(|n| n.name.clone()) else { continue };
             let pods: Vec<(String, String)> = ctx
@@ -194,6 +198,9 @@ where
         }
         if gone {
             ctx.state.interrupted.retain(|i| i != id);
+            if ctx.state.interrupted.is_empty() {
+                ctx.state.spot_deadline = None;
+            }
             ctx.state.at_risk.retain(|i| i != id);
             if let Some(n) = &node {
                 self.cluster.delete_node(&n.name).await?;

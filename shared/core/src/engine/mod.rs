@@ -327,6 +327,18 @@ where
         ctx.state.node_count = workers;
         ctx.state.scaling_in_progress = ctx.state.active_operation().is_some();
         ctx.metrics.push(Metric::count(names::WORKERS, cluster.as_str()).value(f64::from(workers)));
+        let pending = ctx.obs.pods.iter().filter(|p| p.is_unschedulable()).count();
+        ctx.metrics.push(Metric::count(names::PENDING_PODS, cluster.as_str()).value(pending as f64));
+        let fresh = ctx
+            .state
+            .cpu
+            .observed_at
+            .is_some_and(|at| crate::time::elapsed(now, at) <= self.settings.policy.signals.stale_after);
+        if let (Some(pct), true) = (ctx.state.cpu.percent, fresh) {
+            let mut m = Metric::count(names::CPU_PERCENT, cluster.as_str()).value(pct);
+            m.unit = crate::metric::Unit::None;
+            ctx.metrics.push(m);
+        }
         if let Some(record) = &ctx.record {
             let expires = after(now, self.settings.decision_ttl);
             self.store.put_decision(record, expires).await?;

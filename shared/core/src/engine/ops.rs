@@ -307,10 +307,22 @@ where
             match self.cloud.terminate(id).await {
                 Ok(()) => ctx.actions.push(format!("terminated {id}")),
                 Err(CloudError::NotOurs { id }) => {
+                    let why = format!("refused to terminate {id}: not tagged as a worker of this cluster");
                     let o = ctx.state.operation.as_mut().expect("in flight");
                     o.phase = Phase::Failed;
-                    o.result = Some(format!("refused to terminate {id}: not tagged as this cluster's"));
+                    o.result = Some(why.clone());
                     self.cluster.uncordon(&node).await?;
+                    ctx.metrics
+                        .push(Metric::count(names::FAILED_OPERATIONS, self.cluster_str()).with("reason", "not_ours"));
+                    let reasons = vec![why, "node uncordoned; check the instance's k3s-autoscaler tags".into()];
+                    let note = self.note(
+                        ctx,
+                        NotificationKind::Aborted,
+                        format!("Removal of {node} refused"),
+                        reasons,
+                        vec![node],
+                    );
+                    ctx.notes.push(note);
                     return Ok(true);
                 }
                 Err(e) => return Err(e.into()),
