@@ -1,18 +1,21 @@
-"""moto server with two behaviours of real EC2 RunInstances that moto lacks.
+"""moto server with three behaviours of real AWS that moto lacks.
 
 Why this exists: moto ignores RunInstances' ClientToken (a retried launch creates new
-instances) and never answers with capacity errors, so neither the idempotency of a retried
-launch nor the autoscaler's zone / instance type / Spot fallback could be tested against it.
-This wrapper starts moto's own server in-process after wrapping moto's RunInstances handler:
+instances), never answers with capacity errors, and handles concurrent requests on threads
+without making a conditional write atomic (two racing DynamoDB UpdateItems can both pass their
+condition). So neither the idempotency of a retried launch, nor the autoscaler's zone /
+instance type / Spot fallback, nor a race for the DynamoDB lease could be tested against it.
+This wrapper starts moto's own server in-process after patching it so that:
 
   (a) a repeated ClientToken returns the reservation of the first call, as EC2 does;
   (b) errors listed in a JSON file are answered as EC2 XML errors, for example
         [{"code": "InsufficientInstanceCapacity", "zone": "us-east-1a",
           "instance_type": "t3.small", "market": "spot", "times": 1}]
       "zone" is the availability zone of the request's subnet, "market" is "spot" or
-      "on-demand"; an omitted field matches anything, an omitted "times" means always.
+      "on-demand"; an omitted field matches anything, an omitted "times" means always;
+  (c) requests are handled one at a time, so each write is atomic as in DynamoDB.
 
-Usage: python patched_moto.py --errors FILE [moto_server options, e.g. -H 127.0.0.1 -p PORT]
+Usage: python patched_moto.py [--errors FILE] [moto_server options, e.g. -H 127.0.0.1 -p PORT]
 Started by tests/testkit (Moto::start_patched) with the moto venv's python.
 """
 
@@ -23,10 +26,12 @@ import threading
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses.instances import InstanceResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main as moto_server
 
 _original_run_instances = InstanceResponse.run_instances
-_lock = threading.Lock()
+_original_dispatch = DomainDispatcherApplication.__call__
+_one_request_at_a_time = threading.Lock()
 _first_result_by_token = {}
 _error_rules = []
 
@@ -61,16 +66,21 @@ def _injected_error(pool):
 def run_instances(self):
     token = self._get_param("ClientToken")
     key = (self.current_account, self.region, token)
-    with _lock:
-        if token and key in _first_result_by_token:
-            return ActionResult(_first_result_by_token[key])
-        error = _injected_error(_request_pool(self))
-        if error is not None:
-            raise error
-        result = _original_run_instances(self)
-        if token:
-            _first_result_by_token[key] = result.result
-        return result
+    if token and key in _first_result_by_token:
+        return ActionResult(_first_result_by_token[key])
+    error = _injected_error(_request_pool(self))
+    if error is not None:
+        raise error
+    result = _original_run_instances(self)
+    if token:
+        _first_result_by_token[key] = result.result
+    return result
+
+
+def dispatch_serially(self, environ, start_response):
+    with _one_request_at_a_time:
+        # The body is produced inside the lock too.
+        return list(_original_dispatch(self, environ, start_response))
 
 
 def main():
@@ -81,6 +91,7 @@ def main():
         with open(args.errors, encoding="utf-8") as f:
             _error_rules.extend(json.load(f))
     InstanceResponse.run_instances = run_instances
+    DomainDispatcherApplication.__call__ = dispatch_serially
     # moto's main() reads sys.argv when given an empty list, which holds --errors.
     moto_server(moto_args or ["-H", "127.0.0.1"])
 

@@ -6,9 +6,11 @@ mod describe;
 mod failure;
 mod launch;
 mod plan;
+mod retry;
 mod subnets;
 mod terminate;
 
+pub use retry::{client, with_launch_retry_rule};
 pub use subnets::Subnets;
 
 use autoscaler_core::{
@@ -54,7 +56,8 @@ pub struct Ec2Cloud {
 }
 
 impl Ec2Cloud {
-    /// The cloud port through `client` with `settings`.
+    /// The cloud port through `client` (built with [`client`], so capacity answers are not
+    /// retried in the same pool) with `settings`.
     pub fn new(client: Client, settings: Ec2Settings) -> Self {
         let Ec2Settings { cluster, launch_template_id, launch_template_version, subnets, instance_types } = settings;
         Self { client, cluster, launch_template_id, launch_template_version, subnets, instance_types }

@@ -1,6 +1,7 @@
 //! `Moto`: one moto server per test, on 127.0.0.1 and a free port, killed when dropped. Either
 //! moto's own `moto_server` (`$MOTO_SERVER`) or `tests/moto/patched_moto.py` run with the same
-//! venv's python (ClientToken idempotency and injected RunInstances errors, which moto lacks).
+//! venv's python (ClientToken idempotency, injected RunInstances errors and atomic request
+//! handling, which moto lacks).
 
 use std::{
     fs::File,
@@ -36,16 +37,31 @@ impl Moto {
         .await
     }
 
-    /// Starts `tests/moto/patched_moto.py`, injecting the RunInstances errors listed in the JSON
-    /// file `errors` (see the script for the format), and waits until it accepts connections.
+    /// Starts `tests/moto/patched_moto.py` (ClientToken idempotency, requests handled one at a
+    /// time), injecting the RunInstances errors listed in the JSON file `errors` (see the script
+    /// for the format), and waits until it accepts connections.
     pub async fn start_patched(errors: &Path) -> Moto {
+        Self::start_wrapper(Some(errors)).await
+    }
+
+    /// Starts the patched wrapper without injected errors: every request is handled alone, so
+    /// racing conditional writes behave as in DynamoDB (moto's threads can let both pass).
+    pub async fn start_atomic() -> Moto {
+        Self::start_wrapper(None).await
+    }
+
+    async fn start_wrapper(errors: Option<&Path>) -> Moto {
         let python = moto_server().with_file_name("python");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../moto/patched_moto.py");
         assert!(script.is_file(), "{} is missing", script.display());
-        let errors = errors.to_owned();
+        let errors = errors.map(Path::to_owned);
         Self::spawn(move |port| {
             let mut c = Command::new(&python);
-            c.arg(&script).arg("--errors").arg(&errors).args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            c.arg(&script);
+            if let Some(errors) = &errors {
+                c.arg("--errors").arg(errors);
+            }
+            c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
             c
         })
         .await

@@ -26,6 +26,11 @@ const QUOTA: &[&str] = &["InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotI
 /// EC2 codes worth retrying beyond the common throttling and server codes.
 const TRANSIENT: &[&str] = &["RequestLimitExceeded", "InternalError", "Unavailable", "ServiceUnavailable"];
 
+/// Whether a RunInstances answer with `code` is a capacity or quota error (never retried as is).
+pub(crate) fn is_final_launch_code(code: &str) -> bool {
+    CAPACITY.contains(&code) || QUOTA.contains(&code)
+}
+
 /// Describing an instance id that does not exist (or no longer does).
 pub(crate) const NOT_FOUND: &str = "InvalidInstanceID.NotFound";
 
