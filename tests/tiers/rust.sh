@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tests/lib/setup.sh
 
 moto_bin=$(ensure_venv moto tests/requirements-moto.txt)
+# The alert-path end-to-end test runs the real Prometheus and Alertmanager.
+ensure_apt prometheus prometheus-alertmanager
 export MOTO_SERVER="$moto_bin/moto_server"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 # No test may reach AWS: an SDK client that forgot its moto endpoint fails fast here.

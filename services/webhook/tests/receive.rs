@@ -434,3 +434,28 @@ async fn logs_carry_group_counts_outcome_and_duration_but_never_a_token() {
     assert_eq!((accepted["alerts"].as_u64(), accepted["enqueued"].as_u64()), (Some(1), Some(1)));
     assert!(accepted["duration_ms"].as_f64().is_some(), "{accepted}");
 }
+
+#[tokio::test]
+async fn the_captured_alertmanager_payload_becomes_one_high_cpu_message() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/alertmanager/highcpu-firing.json");
+    let fixture = std::fs::read(path).unwrap();
+    let captured: Value = serde_json::from_slice(&fixture).unwrap();
+    let queue = MemoryQueue::default();
+
+    let (status, _, body) = call(state(&queue, None), Req::bytes(fixture)).await;
+
+    assert_eq!((status, body), (StatusCode::OK, json!({"enqueued": 1, "ignored": 0})));
+    let sent = queue.sent();
+    let alert = &captured["alerts"][0];
+    let annotation = |k: &str| alert["annotations"][k].as_str().unwrap();
+    let want_id = id::alert(
+        alert["fingerprint"].as_str().unwrap(),
+        "firing",
+        alert["startsAt"].as_str().unwrap(),
+        &[("cpu_percent", annotation("cpu_percent")), ("demand_cores", annotation("demand_cores"))],
+    );
+    assert_eq!((sent[0].group_id.as_str(), &sent[0].dedup_id), ("e2e-alert-path", &want_id));
+    let envelope: Value = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(envelope["signal"]["signal"], "high_cpu");
+    assert_eq!(envelope["signal"]["values"], json!({"cpu_percent": 90.0, "demand_cores": 3.6}));
+}
