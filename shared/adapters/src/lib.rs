@@ -3,10 +3,10 @@
 pub mod aws;
 pub mod dynamo;
 pub mod ec2;
-pub mod error;
-pub mod sqs;
-pub mod ssm;
 pub mod emf;
 pub mod env;
+pub mod error;
 pub mod kube;
 pub mod slack;
+pub mod sqs;
+pub mod ssm;
