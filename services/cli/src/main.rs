@@ -1,6 +1,7 @@
 //! `k3s-autoscaler`: the command line. Thin: parses arguments, reads files, calls the core, prints.
 //! Exit codes: 0 success, 2 bad input (the message names the problem), 1 anything else.
 
+mod chart;
 mod explain;
 mod simulate;
 
