@@ -23,6 +23,8 @@ pub struct Moto {
     child: Child,
     endpoint: String,
     log: tempfile::NamedTempFile,
+    /// The injected-errors file written by `start_injecting`, kept while the server runs.
+    _errors: Option<tempfile::NamedTempFile>,
 }
 
 impl Moto {
@@ -42,6 +44,15 @@ impl Moto {
     /// for the format), and waits until it accepts connections.
     pub async fn start_patched(errors: &Path) -> Moto {
         Self::start_wrapper(Some(errors)).await
+    }
+
+    /// `start_patched` with the errors given as JSON text (written to a temporary file).
+    pub async fn start_injecting(errors_json: &str) -> Moto {
+        let mut file = tempfile::NamedTempFile::new().expect("creating the errors file");
+        std::io::Write::write_all(&mut file, errors_json.as_bytes()).expect("writing the errors file");
+        let mut moto = Self::start_wrapper(Some(file.path())).await;
+        moto._errors = Some(file);
+        moto
     }
 
     /// Starts the patched wrapper without injected errors: every request is handled alone, so
@@ -99,7 +110,7 @@ impl Moto {
             let mut cmd = command(port);
             cmd.stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
             let child = cmd.spawn().unwrap_or_else(|e| panic!("starting moto ({cmd:?}): {e}"));
-            let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}"), log };
+            let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}"), log, _errors: None };
             match moto.wait_ready(port).await {
                 Ok(()) => return moto,
                 Err(log) => last_log = log,
