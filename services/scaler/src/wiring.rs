@@ -31,7 +31,8 @@ pub async fn engine<K: autoscaler_core::ports::Cluster>(
     let policy = policy(ssm).await?;
     let zones: Vec<String> = subnets.zones().map(str::to_owned).collect();
     let ec2 = Ec2Cloud::new(
-        aws_sdk_ec2::Client::new(sdk),
+        // Capacity and quota answers to RunInstances are final: the adapter moves to the next pool.
+        autoscaler_adapters::ec2::client(sdk),
         Ec2Settings {
             cluster: cluster.clone(),
             launch_template_id: var("LAUNCH_TEMPLATE_ID")?,
