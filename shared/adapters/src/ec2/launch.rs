@@ -6,6 +6,10 @@
 //! everywhere, even where `ClientToken` is ignored, as in moto) and a deterministic `ClientToken`
 //! per slot and attempt (covers a describe that lags behind RunInstances). The token includes the
 //! slot number because several slots of one operation may draw from the same pool.
+//!
+//! A worker that finds no capacity in any pool fails the call with `NoCapacity` (as the
+//! in-memory cloud does); workers already launched keep their operation tag and are found by the
+//! next try. A quota, transient or permanent error stops the call at once, the same way.
 
 use std::collections::HashSet;
 
