@@ -2,6 +2,8 @@
 //! free loopback port, and a plain HTTP client for it.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod router;
+
 use std::net::SocketAddr;
 
 use axum::Router;
