@@ -3,4 +3,5 @@
 
 pub mod batch;
 pub mod mirror;
+pub mod poller;
 pub mod wiring;

@@ -10,9 +10,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use scaler::{
     batch::{self, Record},
     mirror::MirrorCluster,
-    wiring,
+    poller, wiring,
 };
-use tracing::{info, warn};
+use tracing::info;
 
 #[derive(Debug, Parser)]
 #[command(name = "scaler", about = "k3s-autoscaler's SQS FIFO consumer (Lambda, or a local poller)")]
@@ -101,41 +101,13 @@ async fn probe_cloud(sdk: &aws_config::SdkConfig) -> anyhow::Result<autoscaler_a
     ))
 }
 
-/// The local poller: long-polls, runs the batch rule, deletes what succeeded. Failed messages
-/// stay invisible until their visibility timeout, as under the Lambda event source.
+/// The local poller over `queue_url`.
 async fn poll<H: batch::Handler>(
     sdk: &aws_config::SdkConfig,
     queue_url: &str,
     engine: &H,
     max: Option<usize>,
 ) -> anyhow::Result<()> {
-    let consumer = SqsConsumer::new(aws_sdk_sqs::Client::new(sdk), queue_url);
     info!(queue_url, "Polling.");
-    let mut handled = 0usize;
-    loop {
-        let received = match consumer.receive(10, 20).await {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(error = format!("{e:#}"), "Receive failed; retrying in 1 s.");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let records: Vec<Record> = received
-            .iter()
-            .map(|m| Record {
-                message_id: m.message_id.clone(),
-                group_id: m.group_id.clone().unwrap_or_default(),
-                body: m.body.clone(),
-            })
-            .collect();
-        let failed = batch::process(engine, &records).await;
-        for m in received.iter().filter(|m| !failed.contains(&m.message_id)) {
-            consumer.delete(&m.receipt_handle).await.with_context(|| format!("deleting {}", m.message_id))?;
-        }
-        handled += received.len();
-        if max.is_some_and(|max| handled >= max) {
-            return Ok(());
-        }
-    }
+    poller::poll(&SqsConsumer::new(aws_sdk_sqs::Client::new(sdk), queue_url), engine, max).await
 }
