@@ -18,8 +18,9 @@ use protocol::Protocol;
 use stateright::{Checker, HasDiscoveries, Model, Path};
 use system::{Action, Config, Flaw, Sys};
 
-/// `Engine::handle` checks the idempotency record before taking the lease, not again after.
-const ENGINE_CHECKS_SEEN_UNDER_LEASE: bool = false;
+/// `Engine::handle` checks the idempotency record before taking the lease and again under it
+/// (this model found the gap when it checked only before).
+const ENGINE_CHECKS_SEEN_UNDER_LEASE: bool = true;
 
 /// SQS FIFO with one message group per cluster, as deployed: the visibility timeout (360 s) and
 /// the lease (70 s) both outlast an invocation (60 s), so no timeout overtakes a live one.

@@ -270,6 +270,20 @@ where
                 }
             };
         self.crash(Step::AfterLease)?;
+        // Checked again under the lease: another invocation may have processed a copy of this
+        // message while we waited for it (found by the model check, tests/model_check.rs).
+        match self.store.seen(&cluster, &parsed.id).await {
+            Ok(false) => {}
+            Ok(true) => {
+                let _ = self.store.release(&lease).await;
+                self.ignored("duplicate");
+                return Ok(Outcome::Duplicate);
+            }
+            Err(e) => {
+                let _ = self.store.release(&lease).await;
+                return Err(e.into());
+            }
+        }
         let ctx = match self.process(&parsed, &signal, &lease, now).await {
             Ok(ctx) => ctx,
             Err(e) => {
