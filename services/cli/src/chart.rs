@@ -145,3 +145,44 @@ fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), Box<dyn std::erro
         .draw()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use autoscaler_core::sim::{self, Scenario};
+
+    use super::*;
+
+    #[test]
+    fn the_chart_has_both_panels_a_legend_and_axis_labels() {
+        let mut s = Scenario::shipped("business-day").expect("shipped");
+        s.duration = std::time::Duration::from_secs(6 * 3600);
+        let report = sim::simulate(&s, &|_, _| {});
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("day.svg");
+        write(&report, &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
+        for text in [
+            "k3s-autoscaler simulation: business-day (6 h)",
+            "CPU cores: application demand and the Ready workers&apos; capacity",
+            "Ready workers",
+            "demand",
+            "capacity: autoscaler",
+            "capacity: fixed",
+            "capacity: polling",
+            "time of day (HH:MM, simulated UTC)",
+            "cores",
+            "workers",
+            "03:00",
+        ] {
+            assert!(svg.contains(text), "missing {text:?}");
+        }
+        assert!(svg.matches("<polyline").count() >= 7, "one line per series");
+    }
+
+    #[test]
+    fn multi_day_runs_label_the_day() {
+        assert_eq!(clock_label(0, 30.5, true), "day 2 06:30");
+        assert_eq!(clock_label(6 * 3600, 1.0, false), "07:00");
+    }
+}

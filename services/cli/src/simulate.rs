@@ -29,9 +29,15 @@ pub struct Args {
     /// Write a chart of demand, capacity and workers (SVG) to this file.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
-    /// Also print what the autoscaler notified (its Slack messages), in order.
+    /// Also print what the autoscaler notified (its Slack messages, with their reasons), in order.
     #[arg(long)]
     pub events: bool,
+    /// Simulate this long instead of the scenario's duration (`30days`, `6h`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Runs the subcommand.
@@ -43,7 +49,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let scenario = load(&args.scenario)?;
+    let mut scenario = load(&args.scenario)?;
+    if args.duration.is_some() || args.seed.is_some() {
+        scenario.duration = args.duration.unwrap_or(scenario.duration);
+        scenario.seed = args.seed.unwrap_or(scenario.seed);
+        scenario.validate().map_err(|e| BadInput(format!("--duration/--seed: {e}")))?;
+    }
     let started = Instant::now();
     let report = sim::simulate(&scenario, &progress());
     let took = started.elapsed();
@@ -51,8 +62,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprint!("\r\x1b[2K");
     }
     if args.events {
-        for (at, kind, summary) in &report.results.autoscaler.notifications {
-            println!("{at}  {:<18} {summary}", format!("{kind:?}"));
+        for n in &report.results.autoscaler.notifications {
+            println!("{}  {:<16} {}", n.at, format!("{:?}", n.kind), n.summary);
+            for reason in &n.reasons {
+                println!("{:<39}- {reason}", "");
+            }
         }
         println!();
     }
@@ -104,7 +118,8 @@ fn progress() -> impl Fn(Strategy, f64) + Sync {
             return;
         }
         s.1 = Instant::now();
-        let done = s.0.iter().sum::<f64>() / 3.0;
+        // The slowest strategy (the autoscaler, through the engine) sets the pace.
+        let done = s.0.iter().copied().fold(1.0, f64::min);
         eprint!("\rsimulating: {:>3.0}%", done * 100.0);
     }
 }
@@ -176,4 +191,62 @@ pub fn table(report: &Report) -> String {
     }
     out.push_str("prices: on-demand and Spot per worker-hour as in the scenario's `prices` (Spot is an assumption); master not included\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short() -> Scenario {
+        let mut s = Scenario::shipped("business-day").expect("shipped");
+        s.duration = std::time::Duration::from_secs(3 * 3600);
+        s
+    }
+
+    #[test]
+    fn a_bad_or_unknown_scenario_is_bad_input_naming_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, "name: x\nduration: 2h\ninitial_workers: 3\ndemand: { points: [] }\n").unwrap();
+        let err = load(path.to_str().unwrap()).unwrap_err();
+        assert!(err.downcast_ref::<BadInput>().is_some(), "{err:#}");
+        assert!(err.to_string().contains("scenario: demand.points: needs at least one point"), "{err:#}");
+        let err = load("no-such-scenario").unwrap_err();
+        assert!(err.downcast_ref::<BadInput>().is_some());
+        assert!(err.to_string().contains("business-day, flash-sale"), "{err:#}");
+        assert_eq!(load("spot-storm").unwrap().name, "spot-storm");
+    }
+
+    #[test]
+    fn the_json_report_has_the_three_strategies_with_their_figures() {
+        let report = sim::simulate(&short(), &|_, _| {});
+        let v: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(v["scenario"]["name"], "business-day");
+        for st in ["autoscaler", "fixed", "polling"] {
+            let r = &v["results"][st];
+            for key in [
+                "cost_usd",
+                "node_hours",
+                "overload_minutes",
+                "pending_pod_minutes",
+                "max_pending_seconds",
+                "scale_ups",
+                "scale_downs",
+                "failed_operations",
+                "pdb_violations",
+                "min_workers",
+                "max_workers",
+            ] {
+                assert!(r[key].is_number(), "{st}.{key}: {}", r[key]);
+            }
+            assert!(
+                r["decision_latency_seconds"].get("p50").is_some()
+                    && r["decision_latency_seconds"].get("p99").is_some()
+            );
+        }
+        assert!(v["results"]["autoscaler"]["pipeline"]["processed"].as_u64().unwrap() > 0);
+        assert!(v["results"]["fixed"].get("pipeline").is_none());
+        let table = table(&report);
+        assert!(table.contains("worker cost (USD)") && table.contains("PDB violations"), "{table}");
+    }
 }

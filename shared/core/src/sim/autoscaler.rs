@@ -21,7 +21,8 @@ use crate::{
     engine::{Engine, Outcome, Settings},
     memory::{ManualClock, MemoryCloud},
     message::{Envelope, Kind, alertmanager as webhook, id},
-    ports::{OutgoingMessage, Queue},
+    ports::{Cloud, Cluster, OutgoingMessage, Queue, StateStore},
+    reconcile,
     signal::Signal,
 };
 
@@ -53,6 +54,8 @@ pub struct Pipeline {
     pub dead_lettered: u64,
     /// Decisions the policy made.
     pub decisions: u64,
+    /// Drift the reconciler reported (each finding of each tick).
+    pub drift_findings: u64,
 }
 
 /// The strategy.
@@ -107,6 +110,29 @@ impl Autoscaler {
         block_on(self.queue.send(&messages)).expect("the simulated queue accepts every send");
     }
 
+    /// The reconciler's minute tick, as `services/reconciler` makes it: the drift it finds in the
+    /// state, EC2 and K3s, in one deduplicated message per minute.
+    fn reconcile(&mut self, now: crate::time::Timestamp) {
+        let state = block_on(self.engine.store.load(&self.cluster)).expect("in-memory store");
+        let instances = block_on(self.engine.cloud.instances()).expect("in-memory cloud");
+        let nodes = block_on(self.engine.cluster.nodes()).expect("in-memory cluster");
+        let findings = reconcile::findings(state.as_ref(), &instances, &nodes, &self.engine.settings.policy, now);
+        self.pipeline.drift_findings += findings.len() as u64;
+        let at = crate::time::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60)).unwrap_or(now);
+        let tick = Envelope::new(
+            id::reconcile(&self.cluster, at),
+            Kind::Reconcile,
+            self.cluster.clone(),
+            now,
+            Signal::Reconcile { at, findings },
+        );
+        self.enqueue(vec![OutgoingMessage {
+            group_id: CLUSTER.into(),
+            dedup_id: tick.id.clone(),
+            body: tick.to_body(),
+        }]);
+    }
+
     /// The webhook: the same parse and mapping as `services/webhook`.
     fn webhook(&mut self, body: &str, env: &Env) {
         self.pipeline.webhook_notifications += 1;
@@ -147,18 +173,7 @@ impl Controller for Autoscaler {
             self.webhook(&payload, env);
         }
         if t.is_multiple_of(60) {
-            let tick = Envelope::new(
-                id::reconcile(&self.cluster, now),
-                Kind::Reconcile,
-                self.cluster.clone(),
-                now,
-                Signal::Reconcile { at: now, findings: vec![] },
-            );
-            self.enqueue(vec![OutgoingMessage {
-                group_id: CLUSTER.into(),
-                dedup_id: tick.id.clone(),
-                body: tick.to_body(),
-            }]);
+            self.reconcile(now);
         }
         let (engine, world, pipeline) = (&self.engine, &env.world, &mut self.pipeline);
         self.queue.deliver(|body| {

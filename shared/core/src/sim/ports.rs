@@ -14,7 +14,7 @@ use crate::{
     ClusterId, ClusterState, Node, Operation, Pdb, Pod, PodPhase,
     memory::{ManualClock, MemoryCluster, MemoryStore, World, WorldState},
     metric::Metric,
-    notification::{Notification, NotificationKind},
+    notification::Notification,
     ports::{Cluster, ClusterError, DecisionRecord, Eviction, Lease, Metrics, Notifier, StateStore, StoreError},
     time::Timestamp,
 };
@@ -171,19 +171,19 @@ impl Metrics for SimMetrics {
     }
 }
 
-/// Counts notifications by kind.
+/// Keeps every notification (a day has a few dozen).
 #[derive(Debug, Clone, Default)]
-pub struct SimNotifier(Arc<Mutex<Vec<(Timestamp, NotificationKind, String)>>>);
+pub struct SimNotifier(Arc<Mutex<Vec<Notification>>>);
 
 impl SimNotifier {
-    /// Every notification: when, what, its summary.
-    pub fn sent(&self) -> Vec<(Timestamp, NotificationKind, String)> {
+    /// Every notification, in order.
+    pub fn sent(&self) -> Vec<Notification> {
         self.0.lock().expect("notifier lock").clone()
     }
 }
 
 impl Notifier for SimNotifier {
     async fn notify(&self, n: &Notification) {
-        self.0.lock().expect("notifier lock").push((n.at, n.kind, n.summary.clone()));
+        self.0.lock().expect("notifier lock").push(n.clone());
     }
 }

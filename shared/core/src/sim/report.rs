@@ -71,10 +71,9 @@ pub struct StrategyResult {
     /// The chart's series (not in the JSON).
     #[serde(skip)]
     pub series: Vec<Point>,
-    /// What the autoscaler told its operators (Slack), in order: when, what, summary (not in
-    /// the JSON).
+    /// What the autoscaler told its operators (Slack), in order (not in the JSON).
     #[serde(skip)]
-    pub notifications: Vec<(crate::time::Timestamp, crate::notification::NotificationKind, String)>,
+    pub notifications: Vec<crate::notification::Notification>,
 }
 
 /// The three strategies' results.
@@ -164,8 +163,7 @@ pub(super) fn run_one(s: &Scenario, demand: &[f64], strategy: Strategy, progress
 fn compile(s: &Scenario, run: run::Run, c: Counts, audit: &Audit, pipeline: Option<Pipeline>) -> StrategyResult {
     let m = &run.measure;
     let (up, down) = m.finish();
-    // Steps record the world at 0, step, … duration: each stands for one step of time.
-    let duration = (s.duration.as_secs() + s.step.as_secs()).max(1) as f64;
+    let duration = s.duration.as_secs().max(1) as f64;
     StrategyResult {
         cost_usd: round(m.cost_usd(), 4),
         node_hours: round((m.worker_seconds.0 + m.worker_seconds.1) / 3600.0, 3),

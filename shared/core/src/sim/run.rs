@@ -89,8 +89,9 @@ pub fn run(s: &Scenario, demand: &[f64], controller: &mut dyn Controller, env: E
     let mut not_ready: BTreeMap<String, u64> = BTreeMap::new();
     let mut outbox: Vec<Event> = vec![];
     let mut measure = Measure::new(s);
-    let steps = demand.len();
-    for (k, &d) in demand.iter().enumerate() {
+    // Each step stands for the interval [t, t + step): the run covers exactly its duration.
+    let steps = demand.len().saturating_sub(1).max(1);
+    for (k, &d) in demand.iter().enumerate().take(steps) {
         let t = k as u64 * step;
         env.t = t;
         env.clock.set(instant(s, t));

@@ -238,8 +238,13 @@ impl Scenario {
             let field = e.path().to_string();
             ScenarioError { message: strip_path(&field, &e.inner().to_string()), field }
         })?;
-        super::check::validate(&scenario)?;
+        scenario.validate()?;
         Ok(scenario)
+    }
+
+    /// Checks every rule between values (after changing a parsed scenario).
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        super::check::validate(self)
     }
 
     /// A shipped scenario by name.

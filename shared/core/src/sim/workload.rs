@@ -191,3 +191,65 @@ pub fn usage(w: &WorldState, demand_millis: f64) -> Usage {
         .collect();
     Usage { nodes, served_millis: served }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        Lifecycle,
+        memory::{ManualClock, World},
+    };
+
+    fn world() -> World<ManualClock> {
+        let w = World::new(ManualClock::at("2026-06-01T00:00:00Z".parse().unwrap()));
+        w.add_worker("a", Lifecycle::OnDemand);
+        w.add_worker("b", Lifecycle::OnDemand);
+        w
+    }
+
+    fn app_pods(w: &World<ManualClock>) -> usize {
+        w.lock().pods.iter().filter(|p| is_app(p)).count()
+    }
+
+    #[test]
+    fn the_hpa_sizes_for_its_target_ignores_small_changes_and_scales_down_after_five_minutes() {
+        let w = world();
+        // 200m pods at 75%: 150m of demand each.
+        let mut app = Workload::new(PodSpec::default(), 1500.0);
+        assert_eq!(app.replicas, 10);
+        app.install(&mut w.lock());
+        assert_eq!(app_pods(&w), 10);
+        assert_eq!(w.lock().pdbs[0].1, 5, "minAvailable 50% of 10");
+        app.sync(&mut w.lock(), 15, 1600.0);
+        assert_eq!(app.replicas, 10, "within the 10% tolerance");
+        app.sync(&mut w.lock(), 30, 3000.0);
+        assert_eq!(app.replicas, 20, "up at once");
+        for t in (45..=330).step_by(15) {
+            app.sync(&mut w.lock(), t, 600.0);
+            assert_eq!(app.replicas, 20, "held by the 5-minute stabilisation at {t}");
+        }
+        app.sync(&mut w.lock(), 345, 600.0);
+        assert_eq!(app.replicas, 4);
+        assert_eq!(app_pods(&w), 4);
+        assert_eq!(w.lock().pdbs[0].1, 2);
+    }
+
+    #[test]
+    fn demand_is_shared_by_the_running_pods_and_capped_by_each_node() {
+        let w = world();
+        let mut app = Workload::new(PodSpec { min_replicas: 4, ..PodSpec::default() }, 0.0);
+        app.install(&mut w.lock());
+        w.tick();
+        let u = usage(&w.lock(), 1000.0);
+        assert_eq!(u.nodes.len(), 2);
+        let busy: f64 = u.nodes.iter().map(|n| n.1).sum();
+        assert!((busy - (1000.0 + 2.0 * DAEMONSET_USAGE_MILLIS)).abs() < 1e-9, "{u:?}");
+        assert!((u.served_millis - 1000.0).abs() < 1e-9);
+        // Far more demand than two workers have: each node is capped at its CPU.
+        // The scheduler packed the four pods onto the first worker; far more demand than it has
+        // saturates it, and the rest of the demand goes unserved.
+        let u = usage(&w.lock(), 10_000.0);
+        assert_eq!(u.nodes.iter().map(|n| n.1).collect::<Vec<_>>(), [2000.0, DAEMONSET_USAGE_MILLIS]);
+        assert!((u.served_millis - (2000.0 - DAEMONSET_USAGE_MILLIS)).abs() < 1e-9);
+    }
+}
