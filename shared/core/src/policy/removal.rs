@@ -64,7 +64,8 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
         }
         // Only the blocking pods matter here; building the whole drain plan would allocate a
         // key per pod, which dominates on large clusters.
-        let blocking: Vec<String> = view.pods_on(i)
+        let blocking: Vec<String> = view
+            .pods_on(i)
             .iter()
             .filter(|p| drain::skip_reason(p).is_none())
             .filter_map(|p| drain::block_reason(p, &view.snap.pdbs, policy).map(|why| format!("{} ({why})", p.key())))
@@ -88,8 +89,7 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
     for (i, _) in ranked {
         let node = &view.snap.nodes[i];
         // Its evictable pods must fit, by requests, on the other schedulable workers.
-        let movable: Vec<_> =
-            view.pods_on(i).iter().copied().filter(|p| drain::skip_reason(p).is_none()).collect();
+        let movable: Vec<_> = view.pods_on(i).iter().copied().filter(|p| drain::skip_reason(p).is_none()).collect();
         let mut room = view.free_room(Some(i));
         let left = pack(&movable, &mut room);
         if !left.is_empty() {
