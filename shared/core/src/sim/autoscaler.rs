@@ -177,7 +177,7 @@ impl Controller for Autoscaler {
         }
         let (engine, world, pipeline) = (&self.engine, &env.world, &mut self.pipeline);
         self.queue.deliver(|body| {
-            world.tick();
+            super::run::settle(world);
             match block_on(engine.handle(body)) {
                 Ok(Outcome::Processed { .. }) => pipeline.processed += 1,
                 Ok(Outcome::Duplicate) => pipeline.deduplicated_by_engine += 1,

@@ -26,6 +26,7 @@ mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod scheduler;
 pub mod workload;
 
 pub use measure::{Latency, Point};

@@ -11,6 +11,7 @@ use super::{
     prometheus::{Prometheus, Rules, Sent},
     rng::Rng,
     scenario::{Scenario, ZONES},
+    scheduler,
     workload::{self, Workload},
 };
 use crate::{
@@ -79,7 +80,7 @@ pub fn run(s: &Scenario, demand: &[f64], controller: &mut dyn Controller, env: E
     let mut rng = Rng::new(s.seed, 2);
     let mut workload = Workload::new(s.pod.clone(), demand[0]);
     workload.install(&mut env.world.lock());
-    env.world.tick();
+    settle(&env.world);
     let notices = spot_schedule(s);
     let mut reclaims: Vec<(u64, InstanceId)> = vec![];
     let mut noticed = 0u64;
@@ -116,7 +117,7 @@ pub fn run(s: &Scenario, demand: &[f64], controller: &mut dyn Controller, env: E
             }
             evict_from_lost_nodes(&mut w, t, &mut not_ready, now);
         }
-        env.world.tick();
+        settle(&env.world);
         let usage = workload::usage(&env.world.lock(), d);
         env.prom.observe(&usage);
         let sent = if t.is_multiple_of(eval) {
@@ -145,6 +146,14 @@ pub fn run(s: &Scenario, demand: &[f64], controller: &mut dyn Controller, env: E
     }
     progress(1.0);
     Run { measure, spot_notices: noticed, env }
+}
+
+/// The cluster's controllers catch up: Pending pods are placed, spread over the workers; then
+/// booted instances join (the world places what still waits onto them), and PDB allowances are
+/// recomputed.
+pub fn settle(world: &World<ManualClock>) {
+    scheduler::spread(&mut world.lock());
+    world.tick();
 }
 
 /// A world of `s.initial_workers` on-demand workers spread over the zones, booting new ones in
