@@ -76,8 +76,9 @@ async fn a_good_payload_enqueues_exact_bodies_groups_and_dedup_ids() {
     assert_eq!(body, json!({"enqueued": 2, "ignored": 0}));
 
     let starts = support::STARTS_AT;
-    let high = id::alert("a1b2c3", "firing", starts, &[("cpu_percent", "82.40"), ("demand_cores", "3.296")]);
-    let pods = id::alert("p9", "firing", starts, &[("pending_pods", "3")]);
+    let received = support::router::NOW.parse().unwrap();
+    let high = id::alert("a1b2c3", "firing", starts, &[("cpu_percent", "82.40"), ("demand_cores", "3.296")], received);
+    let pods = id::alert("p9", "firing", starts, &[("pending_pods", "3")], received);
     assert_eq!(
         queue.sent(),
         vec![
@@ -153,6 +154,7 @@ async fn the_captured_alertmanager_payload_becomes_one_high_cpu_message() {
         "firing",
         alert["startsAt"].as_str().unwrap(),
         &[("cpu_percent", annotation("cpu_percent")), ("demand_cores", annotation("demand_cores"))],
+        support::router::NOW.parse().unwrap(),
     );
     assert_eq!((sent[0].group_id.as_str(), &sent[0].dedup_id), ("e2e-alert-path", &want_id));
     let envelope: Value = serde_json::from_str(&sent[0].body).unwrap();

@@ -206,7 +206,12 @@ pub fn convert(
             .iter()
             .filter_map(|k| alert.annotations.get(*k).map(|v| (*k, v.as_str())))
             .collect();
-        let msg_id = id::alert(&alert.fingerprint, &alert.status, &alert.starts_at, &values);
+        // The minute of receipt joins the id: Alertmanager's retries of one notification come
+        // within seconds and are deduplicated, while a periodic re-fire (a Watchdog whose
+        // `startsAt` never changes, a steady LowCPU at night) is a fresh reading even when its
+        // values recur. A retry that straddles a minute is processed twice, which is harmless:
+        // it carries the same values, and an operation in flight blocks a second action.
+        let msg_id = id::alert(&alert.fingerprint, &alert.status, &alert.starts_at, &values, received_at);
         out.messages.push(Envelope::new(msg_id, Kind::Alert, cluster, received_at, signal));
     }
     Ok(out)

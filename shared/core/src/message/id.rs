@@ -15,10 +15,18 @@ fn digest(parts: &[&str]) -> String {
 }
 
 /// The id of one alert notification: its fingerprint, status and start, plus the values it
-/// carries. Alertmanager's retries of one notification repeat all of these (same id, deduplicated);
-/// a periodic re-fire with new values is new information (new id).
-pub fn alert(fingerprint: &str, status: &str, starts_at: &str, values: &[(&str, &str)]) -> String {
-    let mut parts = vec![fingerprint, status, starts_at];
+/// carries and the minute it was received (see `alertmanager::convert`). Alertmanager's retries
+/// of one notification repeat all of these (same id, deduplicated); a periodic re-fire is new
+/// information (new id).
+pub fn alert(
+    fingerprint: &str,
+    status: &str,
+    starts_at: &str,
+    values: &[(&str, &str)],
+    received_at: Timestamp,
+) -> String {
+    let minute = received_at.as_second().div_euclid(60).to_string();
+    let mut parts = vec![fingerprint, status, starts_at, minute.as_str()];
     for (k, v) in values {
         parts.push(k);
         parts.push(v);
@@ -59,12 +67,18 @@ mod tests {
 
     #[test]
     fn ids_are_deterministic_and_distinct() {
-        let a = alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")]);
-        assert_eq!(a, alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")]));
-        assert_ne!(a, alert("f1", "resolved", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")]));
-        assert_ne!(a, alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "85.00")]));
+        let t: Timestamp = "2026-01-01T00:05:10Z".parse().unwrap();
+        let a = alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")], t);
+        assert_eq!(a, alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")], t));
+        assert_ne!(a, alert("f1", "resolved", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")], t));
+        assert_ne!(a, alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "85.00")], t));
+        // A retry within the minute is the same notification; a re-fire a minute later is new.
+        let retry: Timestamp = "2026-01-01T00:05:50Z".parse().unwrap();
+        let refire: Timestamp = "2026-01-01T00:06:10Z".parse().unwrap();
+        assert_eq!(a, alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")], retry));
+        assert_ne!(a, alert("f1", "firing", "2026-01-01T00:00:00Z", &[("cpu_percent", "82.40")], refire));
         // Separators make ("ab","c") and ("a","bc") different.
-        assert_ne!(alert("ab", "c", "", &[]), alert("a", "bc", "", &[]));
+        assert_ne!(alert("ab", "c", "", &[], t), alert("a", "bc", "", &[], t));
         assert_eq!(operation("m-1"), operation("m-1"));
         assert_ne!(operation("m-1"), operation("m-2"));
         let token = client_token(&operation("m-1"), "us-east-1a/t3.small/spot");
