@@ -80,7 +80,7 @@ async fn the_templates_table_queue_and_rules_work_with_the_services_code() {
         Signal::Reconcile { at: now, findings: vec![] },
     );
     let msg = OutgoingMessage { group_id: cluster.clone(), dedup_id: env.id.clone(), body: env.to_body() };
-    queue.send(&[msg.clone()]).await.unwrap();
+    queue.send(std::slice::from_ref(&msg)).await.unwrap();
     queue.send(&[msg]).await.unwrap();
 
     // An EC2 event matching the template's rule reaches the FIFO queue in the cluster's group.
