@@ -9,6 +9,7 @@ mod support;
 
 use std::{
     collections::BTreeSet,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -16,7 +17,7 @@ use autoscaler_adapters::{
     ec2::{CLUSTER_TAG, MANAGED_TAG, OPERATION_TAG},
     emf::EmfMetrics,
 };
-use autoscaler_core::{ClusterState, OperationKind};
+use autoscaler_core::{ClusterState, OperationKind, memory::ManualClock, ports::Clock, time::Timestamp};
 use autoscaler_testkit::{Moto, unique};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ec2::types::Instance;
@@ -64,10 +65,10 @@ async fn poll_until_empty(rig: &Rig) -> usize {
 }
 
 /// A cluster of five workers at 90% CPU, scaled up through the whole path: the rig and the
-/// workers the alert launched.
-async fn scaled_up(moto: &Moto) -> (Aws, Rig, Vec<u8>, Vec<Instance>) {
+/// workers the alert launched. The webhook's clock is `webhook_clock`.
+async fn scaled_up(moto: &Moto, webhook_clock: Arc<dyn Clock>) -> (Aws, Rig, Vec<u8>, Vec<Instance>) {
     let aws = Aws::provision(moto).await;
-    let rig = Rig::start(&aws, &unique("e2e"), EmfMetrics::stdout()).await;
+    let rig = Rig::start_with_clock(&aws, &unique("e2e"), EmfMetrics::stdout(), webhook_clock).await;
     launch_workers(&aws, &rig.cluster, EXISTING).await;
     // 90% of five 2-core workers is 9 busy cores, as the recording rule would report it.
     let body = high_cpu(&rig.cluster, "90.00", "9.000", 30);
@@ -84,7 +85,7 @@ fn version(item: &std::collections::HashMap<String, AttributeValue>) -> String {
 #[tokio::test]
 async fn a_high_cpu_alert_launches_the_workers_the_policy_sizes_tagged_and_recorded() {
     let moto = Moto::start().await;
-    let (aws, rig, _, launched) = scaled_up(&moto).await;
+    let (aws, rig, _, launched) = scaled_up(&moto, Arc::new(webhook::SystemClock)).await;
     let cluster = rig.cluster.as_str();
 
     // At 65% of 2 cores per worker, 9 busy cores need ceil(9 / 1.3) = 7 workers: 2 more.
@@ -115,7 +116,9 @@ async fn a_high_cpu_alert_launches_the_workers_the_policy_sizes_tagged_and_recor
 #[tokio::test]
 async fn the_same_alert_posted_again_launches_nothing() {
     let moto = Moto::start().await;
-    let (aws, rig, body, launched) = scaled_up(&moto).await;
+    // The webhook receives both copies within one minute (the minute of receipt is part of an
+    // alert's message id, so that periodic re-fires are fresh readings).
+    let (aws, rig, body, launched) = scaled_up(&moto, Arc::new(ManualClock::at(Timestamp::now()))).await;
     let before = version(&state_item(&aws, &rig.cluster).await);
 
     // Alertmanager re-sends a notification whose answer it lost: byte for byte the same.

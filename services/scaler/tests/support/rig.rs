@@ -16,6 +16,7 @@ use autoscaler_adapters::{
 use autoscaler_core::{
     ClusterId, Policy,
     engine::{Engine, Settings},
+    ports::Clock,
 };
 use autoscaler_testkit::{
     Moto,
@@ -93,10 +94,17 @@ impl Rig {
     /// Creates `cluster`'s queue, starts its webhook and builds its engine; the engine's metric
     /// lines go to `metrics`.
     pub async fn start(aws: &Aws, cluster: &str, metrics: EmfMetrics) -> Rig {
+        Self::start_with_clock(aws, cluster, metrics, Arc::new(webhook::SystemClock)).await
+    }
+
+    /// `start` with the webhook stamping `received_at` from `clock` (the minute of receipt is
+    /// part of an alert's message id).
+    pub async fn start_with_clock(aws: &Aws, cluster: &str, metrics: EmfMetrics, clock: Arc<dyn Clock>) -> Rig {
         let cluster = ClusterId::new(cluster).expect("a valid cluster id");
         let queue_url = fifo_queue(&aws.sqs, &cluster).await;
         let queue = SqsQueue::new(aws.sqs.clone(), &queue_url);
-        let state = AppState::new(Arc::new(queue), Token::new(TOKEN).expect("token"), Some(cluster.clone()));
+        let state =
+            AppState::new(Arc::new(queue), Token::new(TOKEN).expect("token"), Some(cluster.clone())).with_clock(clock);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding the webhook");
         let webhook = listener.local_addr().expect("webhook address");
         let server = tokio::spawn(async move { axum::serve(listener, app(state)).await.expect("webhook server") });
