@@ -31,7 +31,9 @@ pub fn findings(
     }
     for n in nodes.iter().filter(|n| n.managed && n.is_worker()) {
         let backed = n.instance_id.as_ref().is_some_and(|id| instances.iter().any(|i| &i.id == id));
-        if !backed {
+        // A reclaimed Spot worker is cleaned up when its `terminated` event arrives: not drift.
+        let reclaimed = n.instance_id.as_ref().is_some_and(|id| state.is_some_and(|s| s.interrupted.contains(id)));
+        if !backed && !reclaimed {
             out.push(format!("node {} has no running instance behind it", n.name));
         }
     }

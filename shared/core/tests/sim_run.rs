@@ -10,7 +10,7 @@ use autoscaler_core::{
 };
 use futures_executor::block_on;
 
-/// The autoscaler's business-day figures documented in the README (section "Simulation") and
+/// The autoscaler's business-day figures documented in the README (section "Simulator and measurements") and
 /// docs/SIMULATOR.md, produced by `cargo run --release -- simulate --json report.json`. A
 /// change of the engine, the policy or the simulator that makes either more than 10% worse fails
 /// here; update both documents and these constants when a change is intended.
