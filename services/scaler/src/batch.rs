@@ -80,22 +80,29 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// The message kind for logs: the envelope's `kind`, an EventBridge `detail-type`, or `unknown`.
+fn kind_of(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    v.get("kind").or_else(|| v.get("detail-type")).and_then(|k| k.as_str()).unwrap_or("unknown").to_owned()
+}
+
 fn log_outcome(r: &Record, outcome: &Outcome, took: std::time::Duration) {
     let ms = took.as_millis() as u64;
+    let kind = kind_of(&r.body);
     match outcome {
         Outcome::Processed { decision, actions } => {
             let action = decision.as_ref().map_or("none", |d| d.action.as_str());
             let reasons = decision.as_ref().map(|d| d.reasons.join("; ")).unwrap_or_default();
-            info!(message_id = %r.message_id, group = %r.group_id, decision = action, reasons, actions = actions.join(", "), duration_ms = ms, outcome = "processed", "Message processed.");
+            info!(message_id = %r.message_id, group = %r.group_id, kind, decision = action, reasons, actions = actions.join(", "), duration_ms = ms, outcome = "processed", "Message processed.");
         }
         Outcome::Duplicate => {
-            info!(message_id = %r.message_id, group = %r.group_id, duration_ms = ms, outcome = "duplicate", "Duplicate message acknowledged.")
+            info!(message_id = %r.message_id, group = %r.group_id, kind, duration_ms = ms, outcome = "duplicate", "Duplicate message acknowledged.")
         }
         Outcome::Ignored(why) => {
-            info!(message_id = %r.message_id, group = %r.group_id, reason = %why, duration_ms = ms, outcome = "ignored", "Message not actionable; acknowledged.")
+            info!(message_id = %r.message_id, group = %r.group_id, kind, reason = %why, duration_ms = ms, outcome = "ignored", "Message not actionable; acknowledged.")
         }
         Outcome::Poison(why) => {
-            warn!(message_id = %r.message_id, group = %r.group_id, reason = %why, duration_ms = ms, outcome = "poison", "Unreadable message acknowledged.")
+            warn!(message_id = %r.message_id, group = %r.group_id, kind, reason = %why, duration_ms = ms, outcome = "poison", "Unreadable message acknowledged.")
         }
     }
 }
