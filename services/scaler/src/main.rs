@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
     let owner = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| format!("local-{}", std::process::id()));
     match args.poll {
         Some(queue_url) if args.simulated_cluster => {
-            let ec2 = probe_cloud(&sdk).await?;
+            // The simulated cluster mirrors the same EC2 view the engine launches through.
+            let cluster = autoscaler_core::ClusterId::new(wiring::var("CLUSTER_ID")?).context("CLUSTER_ID")?;
+            let (ec2, _) = wiring::ec2_cloud(&sdk, &cluster, &[])?;
             let engine = wiring::engine(&sdk, MirrorCluster::new(ec2), &ssm, owner).await?;
             poll(&sdk, &queue_url, &engine, args.max_messages).await
         }
@@ -83,22 +85,6 @@ async fn handle<H: batch::Handler>(engine: &H, event: SqsEvent) -> SqsBatchRespo
         })
         .collect();
     response
-}
-
-/// The EC2 port for the simulated cluster (the same one the engine uses).
-async fn probe_cloud(sdk: &aws_config::SdkConfig) -> anyhow::Result<autoscaler_adapters::ec2::Ec2Cloud> {
-    let cluster = autoscaler_core::ClusterId::new(wiring::var("CLUSTER_ID")?).context("CLUSTER_ID")?;
-    let subnets = wiring::var("SUBNETS")?.parse().map_err(|e| anyhow::anyhow!("SUBNETS: {e}"))?;
-    Ok(autoscaler_adapters::ec2::Ec2Cloud::new(
-        aws_sdk_ec2::Client::new(sdk),
-        autoscaler_adapters::ec2::Ec2Settings {
-            cluster,
-            launch_template_id: wiring::var("LAUNCH_TEMPLATE_ID")?,
-            launch_template_version: autoscaler_adapters::ec2::DEFAULT_LAUNCH_TEMPLATE_VERSION.to_owned(),
-            subnets,
-            instance_types: vec!["t3.small".into()],
-        },
-    ))
 }
 
 /// The local poller over `queue_url`.
