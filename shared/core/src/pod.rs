@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::{Resources, time::Timestamp};
@@ -57,9 +58,11 @@ pub struct Pod {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// The node it is bound to; `None` while unscheduled.
+    /// The node it is bound to; `None` while unscheduled. Stored inline (up to 24 bytes, which
+    /// holds the instance-id node names our workers register with): the policy reads every pod's
+    /// node, and a heap pointer per pod made that the cost of a decision on large clusters.
     #[serde(default)]
-    pub node: Option<String>,
+    pub node: Option<CompactString>,
     /// Phase.
     pub phase: PodPhase,
     /// Controller kind.

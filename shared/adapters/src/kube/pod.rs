@@ -26,7 +26,7 @@ pub fn to_pod(pod: &k8s::Pod) -> Result<Pod, QuantityError> {
     Ok(Pod {
         namespace: meta.namespace.clone().unwrap_or_default(),
         name: meta.name.clone().unwrap_or_default(),
-        node,
+        node: node.map(Into::into),
         phase,
         owner: owner(pod),
         priority_class: spec.and_then(|s| s.priority_class_name.clone()),

@@ -204,7 +204,7 @@ impl WorldState {
             if let Some((name, r)) = room.iter_mut().find(|(_, r)| req.fits_in(r)) {
                 *r = r.saturating_sub(&req);
                 let p = &mut self.pods[i];
-                p.node = Some(name.clone());
+                p.node = Some(name.as_str().into());
                 p.phase = PodPhase::Running;
                 p.pending_since = None;
             } else if self.pods[i].pending_since.is_none() {

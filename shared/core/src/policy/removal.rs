@@ -1,7 +1,7 @@
 //! Choosing the worker to remove: every rule that makes a node unremovable, then the tie-breaks
 //! (AZ balance, least requested, Spot before on-demand). Pure.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
 
 use super::{
     drain,
@@ -27,7 +27,8 @@ pub struct Candidate {
 pub(crate) struct Selection {
     /// Removable workers, best first.
     pub candidates: Vec<Candidate>,
-    /// For each unremovable worker, why (`node i-0ab runs kube-system/coredns (no PDB)`).
+    /// For each worker found unremovable, why (`node i-0ab runs kube-system/coredns (no PDB)`):
+    /// every worker when none is removable, else those examined before the best candidate.
     pub blocked: Vec<String>,
 }
 
@@ -48,22 +49,48 @@ fn node_block_reason(node: &Node) -> Option<&'static str> {
     }
 }
 
-/// Ranks every worker for removal.
+/// Ranks every worker for removal and returns the best removable one.
 pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
-    let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
-    for n in view.worker_nodes() {
-        *per_zone.entry(n.zone.as_str()).or_default() += 1;
-    }
+    // Workers per zone; a cluster has a handful of zones, so a short list beats a map.
+    let mut zones: Vec<(&str, usize)> = Vec::new();
+    let zone_of: Vec<usize> = view
+        .worker_nodes()
+        .map(|n| match zones.iter().position(|(z, _)| *z == n.zone) {
+            Some(k) => {
+                zones[k].1 += 1;
+                k
+            }
+            None => {
+                zones.push((n.zone.as_str(), 1));
+                zones.len() - 1
+            }
+        })
+        .collect();
     let mut ranked = Vec::new();
     let mut blocked = Vec::new();
-    for &i in &view.workers {
+    for (w, &i) in view.workers.iter().enumerate() {
         let node = &view.snap.nodes[i];
         if let Some(why) = node_block_reason(node) {
             blocked.push(format!("node {} {why}", node.name));
             continue;
         }
+        // Best first: the fullest zone (keeps AZs balanced), then least requested CPU (least to
+        // move), then Spot before on-demand (keeps the on-demand base), then name (deterministic).
+        let rank = (Reverse(zones[zone_of[w]].1), view.requested[i].cpu_millis, node.lifecycle != Lifecycle::Spot);
+        ranked.push((rank, i));
+    }
+    ranked.sort_unstable_by(|(ra, a), (rb, b)| {
+        ra.cmp(rb).then_with(|| view.snap.nodes[*a].name.cmp(&view.snap.nodes[*b].name))
+    });
+    // Then, best first, the pod rules and the fit check, until one worker passes both: one drain
+    // at a time needs only the best candidate, and reading every pod of every worker was most of
+    // a decision's cost on large clusters. When none passes, every worker has been examined and
+    // `blocked` says why of each.
+    let mut candidates = Vec::new();
+    for (_, i) in ranked {
+        let node = &view.snap.nodes[i];
         // Only the blocking pods matter here; building the whole drain plan would allocate a
-        // key per pod, which dominates on large clusters.
+        // key per pod.
         let blocking: Vec<String> = view
             .pods_on(i)
             .iter()
@@ -74,20 +101,6 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
             blocked.push(format!("node {} runs {}", node.name, blocking.join(", ")));
             continue;
         }
-        ranked.push((i, per_zone[node.zone.as_str()]));
-    }
-    // Best first: the fullest zone (keeps AZs balanced), then least requested CPU (least to move),
-    // then Spot before on-demand (keeps the on-demand base), then name (deterministic).
-    ranked.sort_by(|&(a, za), &(b, zb)| {
-        let (na, nb) = (&view.snap.nodes[a], &view.snap.nodes[b]);
-        zb.cmp(&za)
-            .then(view.requested[a].cpu_millis.cmp(&view.requested[b].cpu_millis))
-            .then((na.lifecycle != Lifecycle::Spot).cmp(&(nb.lifecycle != Lifecycle::Spot)))
-            .then(na.name.cmp(&nb.name))
-    });
-    let mut candidates = Vec::new();
-    for (i, _) in ranked {
-        let node = &view.snap.nodes[i];
         // Its evictable pods must fit, by requests, on the other schedulable workers.
         let movable: Vec<_> = view.pods_on(i).iter().copied().filter(|p| drain::skip_reason(p).is_none()).collect();
         let mut room = view.free_room(Some(i));
@@ -107,7 +120,6 @@ pub(crate) fn select(view: &View<'_>, policy: &Policy) -> Selection {
             requested: view.requested[i],
             lifecycle: node.lifecycle,
         });
-        // One drain at a time: the best candidate is enough, and the fit check is the costly part.
         break;
     }
     Selection { candidates, blocked }

@@ -417,7 +417,7 @@ mod invariants {
                 s.state.last_scale_down_at = Some(before(now(), secs(down_ago)));
                 s.state.scale_down_target = target.then_some(min);
                 for (k, (kind, cpu_m, age)) in extras.into_iter().enumerate() {
-                    let node = if n == 0 { None } else { Some(format!("i-{:03}", k % n)) };
+                    let node = if n == 0 { None } else { Some(format!("i-{:03}", k % n).into()) };
                     let mut p = pod(["shop", "kube-system"][usize::from(kind % 2)], &format!("x-{k}"), "", cpu_m);
                     p.node = node;
                     match kind {

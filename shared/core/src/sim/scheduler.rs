@@ -35,7 +35,7 @@ pub fn spread(w: &mut WorldState) {
             *free = free.saturating_sub(&req);
             let name = w.nodes[*node].name.clone();
             let p = &mut w.pods[i];
-            p.node = Some(name);
+            p.node = Some(name.into());
             p.phase = PodPhase::Running;
             p.pending_since = None;
         }
