@@ -168,7 +168,7 @@ impl Measure {
         self.workers = (self.workers.0.min(ready), self.workers.1.max(ready), self.workers.2 + u64::from(ready) * dt);
         let app: Vec<&crate::Pod> = w.pods.iter().filter(|p| is_app(p)).collect();
         let placed = |p: &&crate::Pod| match (&p.node, p.phase) {
-            (Some(n), PodPhase::Running) => w.nodes.iter().any(|x| &x.name == n),
+            (Some(n), PodPhase::Running) => w.nodes.iter().any(|x| x.name == *n),
             (None, PodPhase::Pending) => true,
             _ => false,
         };
