@@ -59,6 +59,9 @@ fn describe(signal: &Signal) -> String {
     match signal {
         Signal::HighCpu { status, values, .. } => format!("HighCPU {status:?} at {:.2}% CPU", values.cpu_percent),
         Signal::LowCpu { status, values, .. } => format!("LowCPU {status:?} at {:.2}% CPU", values.cpu_percent),
+        Signal::Overprovisioned { status, values, .. } => {
+            format!("Overprovisioned {status:?} at {:.2}% CPU: one worker fewer would suffice", values.cpu_percent)
+        }
         Signal::PendingPods { status, pending_pods, .. } => format!("PendingPods {status:?}: {pending_pods} pods"),
         Signal::Watchdog { values } => format!("Watchdog: pipeline alive, CPU {:.2}%", values.cpu_percent),
         Signal::AppMetric { name, status, value } => format!("{name} {status:?} (value {value:?}): recorded, reported"),

@@ -116,6 +116,24 @@ pub struct ScaleDownConfig {
     pub removal_pause: Duration,
     /// Namespaces whose non-DaemonSet pods make a node unremovable unless a PDB covers them.
     pub critical_namespaces: Vec<String>,
+    /// The second, slower scale-down trigger: workers the demand no longer needs.
+    pub consolidation: ConsolidationConfig,
+}
+
+/// Consolidation: a fleet sized for a peak that has passed can sit at 35-60 % CPU for hours,
+/// inside the 30-70 % band, where the low-CPU trigger never fires. When one worker fewer would
+/// still run at or below `target_utilization_percent`, with nothing unschedulable, for `for`,
+/// the fleet is shrunk toward the target one drain at a time, exactly as after a low-CPU signal
+/// (the Overprovisioned alert). The window is long so that a lull inside a busy period is not
+/// taken for the end of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsolidationConfig {
+    /// Off: only the low-CPU trigger scales down.
+    pub enabled: bool,
+    /// How long one worker fewer must have sufficed (the Overprovisioned rule's `for:`).
+    #[serde(rename = "for", with = "humantime_serde")]
+    pub after: Duration,
 }
 
 /// Draining.
@@ -198,7 +216,14 @@ impl Default for ScaleDownConfig {
             after_scale_up: mins(10),
             removal_pause: mins(2),
             critical_namespaces: vec!["kube-system".into()],
+            consolidation: ConsolidationConfig::default(),
         }
+    }
+}
+
+impl Default for ConsolidationConfig {
+    fn default() -> Self {
+        Self { enabled: true, after: mins(30) }
     }
 }
 
@@ -320,6 +345,7 @@ impl Policy {
             ("scale_up.cpu_for", up.cpu_for),
             ("scale_up.pending_for", up.pending_for),
             ("scale_down.cpu_for", down.cpu_for),
+            ("scale_down.consolidation.for", down.consolidation.after),
         ] {
             check(
                 d.as_millis() % eval.as_millis().max(1) == 0,
@@ -327,6 +353,18 @@ impl Policy {
                     "{name} ({}) must be a multiple of signals.evaluation_interval ({})",
                     humantime::format_duration(d),
                     humantime::format_duration(eval)
+                ),
+            );
+        }
+        if down.consolidation.enabled {
+            // Shorter than the low-CPU window, it would act on every dip that the low-CPU rule
+            // is made to wait out.
+            check(
+                down.consolidation.after >= down.cpu_for,
+                format!(
+                    "scale_down.consolidation.for ({}) must be >= scale_down.cpu_for ({})",
+                    humantime::format_duration(down.consolidation.after),
+                    humantime::format_duration(down.cpu_for)
                 ),
             );
         }
@@ -376,6 +414,14 @@ mod tests {
             ("worker: {instance_types: []}", "worker.instance_types must not be empty"),
             ("scale_up: {cpu_percent: .nan}", "scale_up.cpu_percent (NaN) must be in (0, 100]"),
             ("drain: {spot_margin: 3m}", "drain.spot_margin must be < 2m"),
+            (
+                "scale_down: {consolidation: {for: 5m}}",
+                "scale_down.consolidation.for (5m) must be >= scale_down.cpu_for (10m)",
+            ),
+            (
+                "scale_down: {consolidation: {for: 40m 5s}}",
+                "scale_down.consolidation.for (40m 5s) must be a multiple of signals.evaluation_interval (15s)",
+            ),
         ];
         for (yaml, want) in cases {
             let err = Policy::from_yaml(yaml).unwrap_err().to_string();
@@ -388,6 +434,10 @@ mod tests {
         let cases = [
             ("max_wokers: 3", "policy file: max_wokers: unknown field `max_wokers`"),
             ("scale_up: {cpu_precent: 3}", "policy file: scale_up.cpu_precent: unknown field `cpu_precent`"),
+            (
+                "scale_down: {consolidation: {after: 30m}}",
+                "policy file: scale_down.consolidation.after: unknown field `after`",
+            ),
             ("scale_up: {cpu_for: soon}", "policy file: scale_up.cpu_for:"),
             ("min_workers: two", "policy file: min_workers:"),
         ];

@@ -74,6 +74,16 @@ pub enum Signal {
         /// The values it carried.
         values: CpuValues,
     },
+    /// One worker fewer would still run at or below the target utilisation, nothing
+    /// unschedulable, for the consolidation window (Overprovisioned).
+    Overprovisioned {
+        /// Firing or resolved.
+        status: AlertStatus,
+        /// When the alert started firing.
+        starts_at: Timestamp,
+        /// The values it carried (the current average, not the projected one).
+        values: CpuValues,
+    },
     /// The always-firing alert: the pipeline is alive; carries current CPU values.
     Watchdog {
         /// The values it carried.

@@ -25,6 +25,10 @@ pub struct CpuReading {
     /// minus its `for:`).
     #[serde(default)]
     pub low_since: Option<Timestamp>,
+    /// Since when one worker fewer would have run at or below the target utilisation with
+    /// nothing Pending (Overprovisioned's start minus its `for:`).
+    #[serde(default)]
+    pub surplus_since: Option<Timestamp>,
 }
 
 /// The input of `policy::decide`.

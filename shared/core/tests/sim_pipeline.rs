@@ -96,13 +96,16 @@ fn drive(until: u64, mut feed: impl FnMut(u64) -> Vec<Sent>) -> Vec<(u64, webhoo
 fn the_watchdog_is_notified_every_minute_and_scale_up_alerts_every_two() {
     // Prometheus re-sends a firing alert when more than a minute has passed: every 75 s at 15 s.
     let resend = |rule: usize| move |t: u64| if t.is_multiple_of(75) { vec![sent(rule, 0, 50.0)] } else { vec![] };
-    let times: Vec<u64> = drive(600, resend(3)).iter().map(|(t, _)| *t).collect();
+    let times: Vec<u64> = drive(600, resend(4)).iter().map(|(t, _)| *t).collect();
     // group_wait 10 s (the first 15 s step), then every group_interval + repeat_interval.
     assert_eq!(times, [15, 75, 135, 195, 255, 315, 375, 435, 495, 555]);
     let times: Vec<u64> = drive(600, resend(0)).iter().map(|(t, _)| *t).collect();
     assert_eq!(times, [15, 135, 255, 375, 495]);
-    let times: Vec<u64> = drive(900, resend(2)).iter().map(|(t, _)| *t).collect();
-    assert_eq!(times, [15, 315, 615]);
+    // Scale-down alerts (LowCPU, Overprovisioned) take the default route: every 5 minutes.
+    for rule in [2, 3] {
+        let times: Vec<u64> = drive(900, resend(rule)).iter().map(|(t, _)| *t).collect();
+        assert_eq!(times, [15, 315, 615], "rule {rule}");
+    }
 }
 
 #[test]
@@ -175,7 +178,7 @@ fn cpu_alerts_fire_after_their_windows_from_the_policy() {
     // is pending from then and fires one minute later, then is re-sent every 75 s.
     let fired = alerts_over(400, |_| 1600.0, &[]);
     assert_eq!(fired[&0], [90, 165, 240, 315, 390]);
-    assert_eq!(fired[&3][0], 30, "the Watchdog fires as soon as the CPU signal exists");
+    assert_eq!(fired[&4][0], 30, "the Watchdog fires as soon as the CPU signal exists");
     assert!(!fired.contains_key(&2));
     // 20%: LowCPU fires ten minutes after it became pending.
     let fired = alerts_over(700, |_| 400.0, &[]);
@@ -184,6 +187,27 @@ fn cpu_alerts_fire_after_their_windows_from_the_policy() {
     // seen one interval later; then `for: 1m`.
     let fired = alerts_over(600, |t| if t >= 300 { 1800.0 } else { 1000.0 }, &[]);
     assert_eq!(fired[&0][0], 300 + 45 + 60);
+}
+
+#[test]
+fn overprovisioned_fires_when_one_worker_fewer_would_run_at_the_target_for_its_window() {
+    // 3 workers at 40%: 2.4 busy cores on 2 workers would be 60%, at or below the 65% target.
+    // Pending from 30 s (the first CPU signal), firing 30 minutes later.
+    let fired = alerts_over(2000, |_| 800.0, &[]);
+    assert_eq!(fired[&3][0], 30 + 1800);
+    assert!(!fired.contains_key(&2), "40% is inside the band: no LowCPU");
+    // 45%: 2.7 cores would be 67.5% on 2 workers, above the target: never.
+    assert!(!alerts_over(2000, |_| 900.0, &[]).contains_key(&3));
+    // Something unschedulable: never.
+    let pending = testing::pending("shop", "web-1", 200, base());
+    assert!(!alerts_over(2000, |_| 800.0, &[pending]).contains_key(&3));
+    // At min_workers (2 of 2), never: there is no worker to spare.
+    let mut prom = Prometheus::new(Rules::from_policy(&Policy::default()));
+    for t in (0..=2000).step_by(15) {
+        prom.observe(&usage(2, 200.0));
+        prom.scrape();
+        assert!(prom.evaluate(t, &[], |_| None).iter().all(|s| s.rule != 3), "at {t}");
+    }
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub fn apply(state: &mut ClusterState, signal: &Signal, policy: &Policy, receive
         Signal::HighCpu { status: AlertStatus::Firing, starts_at, values } => {
             state.cpu.high_since = Some(before(*starts_at, policy.scale_up.cpu_for));
             state.cpu.low_since = None;
+            state.cpu.surplus_since = None;
             record(state, values);
         }
         Signal::HighCpu { status: AlertStatus::Resolved, .. } => state.cpu.high_since = None,
@@ -29,6 +30,12 @@ pub fn apply(state: &mut ClusterState, signal: &Signal, policy: &Policy, receive
             record(state, values);
         }
         Signal::LowCpu { status: AlertStatus::Resolved, .. } => state.cpu.low_since = None,
+        Signal::Overprovisioned { status: AlertStatus::Firing, starts_at, values } => {
+            state.cpu.surplus_since = Some(before(*starts_at, policy.scale_down.consolidation.after));
+            state.cpu.high_since = None;
+            record(state, values);
+        }
+        Signal::Overprovisioned { status: AlertStatus::Resolved, .. } => state.cpu.surplus_since = None,
         Signal::PendingPods { status: AlertStatus::Firing, starts_at, .. } => {
             state.pending_alert_since = Some(before(*starts_at, policy.scale_up.pending_for));
         }
@@ -79,5 +86,30 @@ mod tests {
         apply(&mut s, &low, &p, t("2026-01-01T23:10:05Z"));
         assert_eq!(s.cpu.low_since, Some(t("2026-01-01T23:00:00Z")));
         assert_eq!(s.cpu.demand_cores, None);
+    }
+
+    #[test]
+    fn overprovisioned_sets_the_surplus_window_and_high_cpu_clears_it() {
+        let p = Policy::default();
+        let mut s = ClusterState::new(ClusterId::new("c").unwrap());
+        let values = CpuValues { cpu_percent: 41.0, demand_cores: Some(8.2) };
+        let over =
+            Signal::Overprovisioned { status: AlertStatus::Firing, starts_at: t("2026-01-01T16:30:00Z"), values };
+        apply(&mut s, &over, &p, t("2026-01-01T16:30:05Z"));
+        // The condition began one consolidation window (30m) before the alert fired.
+        assert_eq!(s.cpu.surplus_since, Some(t("2026-01-01T16:00:00Z")));
+        assert_eq!(s.cpu.demand_cores, Some(8.2));
+        let resolved =
+            Signal::Overprovisioned { status: AlertStatus::Resolved, starts_at: t("2026-01-01T16:30:00Z"), values };
+        apply(&mut s, &resolved, &p, t("2026-01-01T16:40:00Z"));
+        assert_eq!(s.cpu.surplus_since, None);
+        apply(&mut s, &over, &p, t("2026-01-01T16:45:00Z"));
+        let high = Signal::HighCpu {
+            status: AlertStatus::Firing,
+            starts_at: t("2026-01-01T17:00:00Z"),
+            values: CpuValues { cpu_percent: 75.0, demand_cores: Some(10.5) },
+        };
+        apply(&mut s, &high, &p, t("2026-01-01T17:00:05Z"));
+        assert_eq!(s.cpu.surplus_since, None);
     }
 }

@@ -411,7 +411,10 @@ where
 /// no absolute demand, it is fixed now from the Ready capacity that produced the reading, so a
 /// later decision on a different fleet does not rescale an old percentage.
 fn fix_demand(state: &mut ClusterState, obs: &Observation, signal: &Signal) {
-    let carried = matches!(signal, Signal::HighCpu { .. } | Signal::LowCpu { .. } | Signal::Watchdog { .. });
+    let carried = matches!(
+        signal,
+        Signal::HighCpu { .. } | Signal::LowCpu { .. } | Signal::Overprovisioned { .. } | Signal::Watchdog { .. }
+    );
     if carried
         && state.cpu.observed_at.is_some()
         && state.cpu.demand_cores.is_none()
@@ -455,5 +458,7 @@ async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A
     (ra.expect("ready"), rb.expect("ready"))
 }
 
+#[cfg(test)]
+mod consolidation;
 #[cfg(test)]
 mod crash;

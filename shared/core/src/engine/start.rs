@@ -91,8 +91,7 @@ where
             }
             Action::ScaleDown => {
                 ctx.state.scale_down_target = Some(decision.target);
-                if let Some(since) = snap.state.cpu.low_since {
-                    let since = after(since, policy.scale_down.cpu_for);
+                if let Some(since) = down_condition_since(&snap, policy, ctx.now) {
                     ctx.metrics.push(
                         Metric::seconds(names::DECISION_LATENCY, cluster, elapsed(ctx.now, since).as_secs_f64())
                             .with("action", "scale_down"),
@@ -179,6 +178,21 @@ where
         ctx.notes.push(note);
         self.advance(ctx).await
     }
+}
+
+/// When the scale-down condition became true: the end of the low-CPU window, or of the
+/// consolidation window, whichever has passed first. A removal that continues a scale-down
+/// under way has neither and reports no latency.
+fn down_condition_since(
+    snap: &Snapshot,
+    policy: &crate::Policy,
+    now: crate::time::Timestamp,
+) -> Option<crate::time::Timestamp> {
+    let cpu = &snap.state.cpu;
+    let low = cpu.low_since.map(|s| after(s, policy.scale_down.cpu_for));
+    let consolidation = &policy.scale_down.consolidation;
+    let surplus = cpu.surplus_since.filter(|_| consolidation.enabled).map(|s| after(s, consolidation.after));
+    [low, surplus].into_iter().flatten().filter(|t| *t <= now).min()
 }
 
 /// When the scale-up condition became true: CPU above the threshold since `high_since`, or the

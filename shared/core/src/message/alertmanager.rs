@@ -172,6 +172,7 @@ pub fn convert(
         let signal = match name.as_str() {
             "HighCPU" => Signal::HighCpu { status, starts_at, values: cpu(firing)? },
             "LowCPU" => Signal::LowCpu { status, starts_at, values: cpu(firing)? },
+            "Overprovisioned" => Signal::Overprovisioned { status, starts_at, values: cpu(firing)? },
             "PendingPods" => Signal::PendingPods {
                 status,
                 starts_at,

@@ -8,8 +8,9 @@
 //!    (availability), above `max_workers` we remove one (cost ceiling).
 //! 3. Scale-up signals (CPU above the threshold for its window, or a pod Pending for its
 //!    window) come before scale-down: under-capacity hurts users, over-capacity costs money.
-//! 4. Scale-down needs low CPU for its window (or a scale-down already under way toward its
-//!    target), nothing Pending, and the cooldowns; then exactly one removable node.
+//! 4. Scale-down needs low CPU for its window, or a surplus worker for the longer consolidation
+//!    window (or a scale-down already under way toward its target), nothing Pending, and the
+//!    cooldowns; then exactly one removable node.
 
 mod drain;
 mod removal;
@@ -180,15 +181,22 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
     };
     let window = policy.scale_down.cpu_for;
     let low_for = state.cpu.low_since.map(|s| elapsed(now, s)).filter(|_| pct < policy.scale_down.cpu_percent);
+    let consolidation = &policy.scale_down.consolidation;
+    let surplus_for = state.cpu.surplus_since.filter(|_| consolidation.enabled).map(|s| elapsed(now, s));
     let continuing = state.scale_down_target.is_some();
-    let mut reasons = match low_for {
-        Some(d) if d >= window => vec![format!(
+    let mut reasons = match (low_for, surplus_for) {
+        (Some(d), _) if d >= window => vec![format!(
             "average worker CPU {pct:.1}% < {}% for {} with nothing Pending",
             policy.scale_down.cpu_percent,
             human(d)
         )],
+        (_, Some(d)) if d >= consolidation.after => vec![format!(
+            "consolidating: one worker fewer would have run at or below {}% for {} with nothing Pending (CPU {pct:.1}%)",
+            policy.target_utilization_percent,
+            human(d)
+        )],
         _ if continuing => vec![format!("continuing scale-down; CPU {pct:.1}%")],
-        Some(d) => {
+        (Some(d), _) => {
             return none(format!(
                 "CPU {pct:.1}% below {}% for {} of {}: waiting",
                 policy.scale_down.cpu_percent,
@@ -196,7 +204,14 @@ fn down_decision(view: &View<'_>, policy: &Policy, now: Timestamp) -> Decision {
                 human(window)
             ));
         }
-        None => return none(format!("CPU {pct:.1}% is within the band: nothing to do")),
+        (None, Some(d)) => {
+            return none(format!(
+                "CPU {pct:.1}%: one worker fewer would suffice, for {} of {}: waiting",
+                human(d),
+                human(consolidation.after)
+            ));
+        }
+        (None, None) => return none(format!("CPU {pct:.1}% is within the band: nothing to do")),
     };
     // The demand target comes first so that every answer below carries it: the engine keeps a
     // scale-down under way while the target is below the current count.

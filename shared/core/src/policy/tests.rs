@@ -162,6 +162,46 @@ fn scale_down_continues_toward_target_while_cpu_rises_inside_the_band() {
 }
 
 #[test]
+fn consolidation_removes_surplus_workers_after_its_window() {
+    // 10 workers at 40% after a peak: 8 busy cores, inside the 30-70% band, need ceil(8/1.3) = 7.
+    for (held, want) in [(1799, Action::None), (1800, Action::ScaleDown)] {
+        let mut s = at(10, 40.0);
+        s.state.cpu.low_since = None;
+        s.state.cpu.surplus_since = Some(before(now(), secs(held)));
+        let d = decide(&s, &Policy::default(), now());
+        assert_eq!(d.action, want, "held {held}s: {:?}", d.reasons);
+        if want == Action::ScaleDown {
+            assert_eq!((d.count, d.target), (1, 7), "{:?}", d.reasons);
+            assert!(d.reasons[0].starts_with("consolidating: one worker fewer would have run at or below 65%"));
+        } else {
+            assert_eq!(d.reasons, vec!["CPU 40.0%: one worker fewer would suffice, for 29m 59s of 30m: waiting"]);
+        }
+    }
+}
+
+#[test]
+fn consolidation_keeps_a_fleet_the_demand_needs_and_can_be_turned_off() {
+    // 7 workers at 57%: 7.98 cores need ceil(7.98/1.3) = 7 workers; a stale surplus window (the
+    // alert has not resolved yet) does not remove one.
+    let mut s = at(7, 57.0);
+    s.state.cpu.low_since = None;
+    s.state.cpu.surplus_since = Some(before(now(), secs(3600)));
+    let d = decide(&s, &Policy::default(), now());
+    assert_eq!(d.action, Action::None, "{:?}", d.reasons);
+    assert!(d.reasons[1].contains("needs 7 workers at 65%: keeping 7"), "{:?}", d.reasons);
+
+    let mut s = at(10, 40.0);
+    s.state.cpu.low_since = None;
+    s.state.cpu.surplus_since = Some(before(now(), secs(3600)));
+    let mut off = Policy::default();
+    off.scale_down.consolidation.enabled = false;
+    let d = decide(&s, &off, now());
+    assert_eq!(d.action, Action::None);
+    assert_eq!(d.reasons, vec!["CPU 40.0% is within the band: nothing to do"]);
+    assert_eq!(decide(&s, &Policy::default(), now()).action, Action::ScaleDown);
+}
+
+#[test]
 fn nothing_is_removed_while_anything_is_pending() {
     let mut s = at(5, 10.0);
     s.pods.push(pending("shop", "web-x", 100, before(now(), secs(10))));
@@ -404,15 +444,16 @@ mod invariants {
             0usize..14,
             0.0f64..100.0,
             proptest::collection::vec((0u8..8, 0u64..2500, 0u64..900), 0..40),
-            (0u64..1200, 0u64..1200, 0u64..1200, any::<bool>()),
+            (0u64..1200, 0u64..1200, 0u64..1200, any::<bool>(), 0u64..3600),
             (1u32..4, 0u32..6, 1u32..4),
         )
-            .prop_map(|(n, cpu, extras, (since, up_ago, down_ago, target), (min, span, step))| {
+            .prop_map(|(n, cpu, extras, (since, up_ago, down_ago, target, surplus), (min, span, step))| {
                 let mut policy = Policy { min_workers: min, max_workers: min + span, ..Policy::default() };
                 policy.scale_up.max_step = step;
                 let mut s = at(n, cpu);
                 s.state.cpu.low_since = Some(before(now(), secs(since)));
                 s.state.cpu.high_since = Some(before(now(), secs(since)));
+                s.state.cpu.surplus_since = Some(before(now(), secs(surplus)));
                 s.state.last_scale_up_at = Some(before(now(), secs(up_ago)));
                 s.state.last_scale_down_at = Some(before(now(), secs(down_ago)));
                 s.state.scale_down_target = target.then_some(min);

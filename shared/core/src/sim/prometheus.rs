@@ -1,7 +1,7 @@
 //! Prometheus as the rules in `alertmanager/rules/autoscaler.rules.yml` make it behave: node CPU
 //! scraped every evaluation interval, the average worker CPU as a ratio of rates over a window of
 //! `rules::CPU_RATE_WINDOW_INTERVALS` intervals (over the workers that have a CPU series), the
-//! four alerts with their `for:` windows, and the sending of firing alerts to Alertmanager (at
+//! five alerts with their `for:` windows, and the sending of firing alerts to Alertmanager (at
 //! once when they fire, then re-sent when more than the resend delay has passed; resolutions at
 //! once). Every threshold and window comes from the policy the rules are rendered from.
 
@@ -32,6 +32,20 @@ pub struct Rules {
     pub down_cpu: f64,
     /// See `down_cpu`.
     pub down_for: u64,
+    /// Overprovisioned, when consolidation is enabled: one worker fewer would run at or below
+    /// `target` percent, more than `min_workers` workers, nothing unschedulable, for `for_secs`.
+    pub consolidate: Option<Consolidate>,
+}
+
+/// The Overprovisioned rule's numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Consolidate {
+    /// `target_utilization_percent`.
+    pub target: f64,
+    /// `min_workers`.
+    pub min_workers: u32,
+    /// `scale_down.consolidation.for`, seconds.
+    pub for_secs: u64,
 }
 
 impl Rules {
@@ -46,13 +60,23 @@ impl Rules {
             pending_for: s(p.scale_up.pending_for),
             down_cpu: p.scale_down.cpu_percent,
             down_for: s(p.scale_down.cpu_for),
+            consolidate: p.scale_down.consolidation.enabled.then(|| Consolidate {
+                target: p.target_utilization_percent,
+                min_workers: p.min_workers,
+                for_secs: s(p.scale_down.consolidation.after),
+            }),
         }
     }
 }
 
 /// The alerts, in rule-file order.
-pub const ALERTS: [(&str, &str); 4] =
-    [("HighCPU", "scale_up"), ("PendingPods", "scale_up"), ("LowCPU", "scale_down"), ("Watchdog", "heartbeat")];
+pub const ALERTS: [(&str, &str); 5] = [
+    ("HighCPU", "scale_up"),
+    ("PendingPods", "scale_up"),
+    ("LowCPU", "scale_down"),
+    ("Overprovisioned", "scale_down"),
+    ("Watchdog", "heartbeat"),
+];
 
 /// An alert as Prometheus sends it to Alertmanager.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +118,19 @@ pub struct CpuSignal {
     pub percent: f64,
     /// `cluster:worker_cpu_busy_cores:sum`.
     pub busy_cores: f64,
+    /// `cluster:worker_cpu_cores:sum`.
+    pub cores: f64,
+    /// `cluster:worker_nodes:count`.
+    pub workers: u32,
+}
+
+impl CpuSignal {
+    /// What the average would be on one worker fewer (of the average size), percent; infinite
+    /// with one worker.
+    pub fn one_fewer_percent(&self) -> f64 {
+        let left = self.cores - self.cores / f64::from(self.workers.max(1));
+        if left > 0.0 { 100.0 * self.busy_cores / left } else { f64::INFINITY }
+    }
 }
 
 /// The Prometheus server of one simulated cluster.
@@ -102,7 +139,7 @@ pub struct Prometheus {
     rules: Rules,
     acc: FxHashMap<String, (f64, f64, u32)>,
     scrapes: VecDeque<Scrape>,
-    alerts: [AlertState; 4],
+    alerts: [AlertState; 5],
     /// The CPU signal of the last evaluation, if there was one.
     pub cpu: Option<CpuSignal>,
 }
@@ -161,7 +198,7 @@ impl Prometheus {
         // The newest scrape is not visible yet (one-interval lag).
         let window: Vec<&Scrape> = self.scrapes.iter().take(n - 1).collect();
         let latest = window.last()?;
-        let (mut busy, mut cap) = (0.0, 0.0);
+        let (mut busy, mut cap, mut workers) = (0.0, 0.0, 0u32);
         for (name, _, node_cap, _) in &latest.nodes {
             let samples: Vec<f64> = window
                 .iter()
@@ -172,8 +209,14 @@ impl Prometheus {
             }
             busy += samples.iter().sum::<f64>() / samples.len() as f64;
             cap += node_cap;
+            workers += 1;
         }
-        (cap > 0.0).then(|| CpuSignal { percent: 100.0 * busy / cap, busy_cores: busy / 1000.0 })
+        (cap > 0.0).then(|| CpuSignal {
+            percent: 100.0 * busy / cap,
+            busy_cores: busy / 1000.0,
+            cores: cap / 1000.0,
+            workers,
+        })
     }
 
     /// Evaluates the rules at `t` (seconds into the run) over the pods as they are, and returns
@@ -191,7 +234,11 @@ impl Prometheus {
         let cpu_note = |c: &CpuSignal| {
             vec![("cpu_percent", format!("{:.2}", c.percent)), ("demand_cores", format!("{:.3}", c.busy_cores))]
         };
-        let conditions: [(Option<Annotations>, u64, String); 4] = [
+        let surplus = |c: &CpuSignal| {
+            r.consolidate
+                .is_some_and(|k| c.workers > k.min_workers && unschedulable == 0 && c.one_fewer_percent() <= k.target)
+        };
+        let conditions: [(Option<Annotations>, u64, String); 5] = [
             (cpu.filter(|c| c.percent > r.up_cpu).map(|c| cpu_note(&c)), r.up_for, format!("above {}%", r.up_cpu)),
             (
                 (old > 0).then(|| vec![("pending_pods", format!("{old:.0}"))]),
@@ -202,6 +249,11 @@ impl Prometheus {
                 cpu.filter(|c| c.percent < r.down_cpu && unschedulable == 0).map(|c| cpu_note(&c)),
                 r.down_for,
                 format!("below {}%", r.down_cpu),
+            ),
+            (
+                cpu.filter(surplus).map(|c| cpu_note(&c)),
+                r.consolidate.map_or(0, |k| k.for_secs),
+                "one worker fewer would suffice".into(),
             ),
             (cpu.map(|c| cpu_note(&c)), 0, "heartbeat".into()),
         ];
