@@ -187,16 +187,26 @@ check "amtool check-config alertmanager/alertmanager.yml" amtool check-config "$
 routes_ok() {
   local got
   for labels in "alertname=Watchdog action=heartbeat" "alertname=HighCPU action=scale_up" \
-    "alertname=LowCPU action=scale_down" "alertname=ApiLatencyHigh action=observe"; do
+    "alertname=LowCPU action=scale_down" "alertname=Overprovisioned action=scale_down" \
+    "alertname=ApiLatencyHigh action=observe"; do
     # shellcheck disable=SC2086 # one word per label
     got=$(amtool config routes test --config.file="$WORK/alertmanager.yml" cluster=tier-test $labels)
     [ "$got" = autoscaler ] || {
       echo "$labels routed to '$got', want autoscaler"
       return 1
     }
+    # The scale-down alerts take the default route itself (repeat_interval 4m), no child route.
+    if [[ $labels == *action=scale_down ]]; then
+      # shellcheck disable=SC2086 # one word per label
+      got=$(amtool config routes test --config.file="$WORK/alertmanager.yml" --tree cluster=tier-test $labels)
+      grep -q '^└── default-route  receiver: autoscaler$' <<<"$got" || {
+        printf '%s takes a child route, want the default route:\n%s\n' "$labels" "$got"
+        return 1
+      }
+    fi
   done
 }
-check "amtool config routes test: every alert reaches the autoscaler receiver" routes_ok
+check "amtool config routes test: every alert reaches the autoscaler receiver, scale-down ones by the default route" routes_ok
 
 # --- the contracts with the manifests that install these files -------------------------------------
 manifest_contracts() {
