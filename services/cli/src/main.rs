@@ -1,6 +1,14 @@
 //! `k3s-autoscaler`: the command line. Thin: parses arguments, reads files, calls the core, prints.
 //! Exit codes: 0 success, 2 bad input (the message names the problem), 1 anything else.
 
+/// Like `println!`, without the panic: writes a line to standard output and returns the error.
+/// A reader that stops early (`k3s-autoscaler decide … | head`) closes the pipe; that is not a
+/// failure, so the rest of the command (writing `--json`, say) still runs.
+macro_rules! say {
+    () => { $crate::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod chart;
 mod explain;
 mod simulate;
@@ -87,6 +95,15 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Writes to standard output; a closed pipe (the reader has stopped) is not an error.
+fn out(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_fmt(args) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,17 +126,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let snap = Snapshot::from_json(&text).map_err(|e| BadInput(format!("{}: {e}", snapshot.display())))?;
             let now = now.or(snap.taken_at).unwrap_or_else(Timestamp::now);
             let decision = policy::decide(&snap, &policy, now);
-            println!("{}", serde_json::to_string_pretty(&decision)?);
+            say!("{}", serde_json::to_string_pretty(&decision)?)?;
         }
         Command::Config { command: ConfigCommand::Check { file } } => {
             let policy = load_policy(Some(&file))?;
-            println!("{}: valid (policy version {})", file.display(), policy.version());
+            say!("{}: valid (policy version {})", file.display(), policy.version())?;
         }
         Command::RenderRules { config, output } => {
             let text = rules::render(&load_policy(config.as_ref())?);
             match output {
                 Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
+                None => out(format_args!("{text}"))?,
             }
         }
         Command::ExplainMessage { file, cluster } => {
@@ -133,12 +150,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let explained =
                 explain::explain(&body, &cluster).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
-            println!("{}", serde_json::to_string_pretty(&explained)?);
+            say!("{}", serde_json::to_string_pretty(&explained)?)?;
         }
         Command::Simulate(args) => simulate::run(args)?,
         Command::Config { command: ConfigCommand::Show { file } } => {
             let policy = load_policy(file.as_ref())?;
-            println!("# policy version {}\n{}", policy.version(), policy.to_yaml());
+            say!("# policy version {}\n{}", policy.version(), policy.to_yaml())?;
         }
     }
     Ok(())

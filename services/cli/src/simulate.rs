@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.list {
         for (name, _) in scenario::SHIPPED {
             let s = Scenario::shipped(name).expect("shipped");
-            println!("{name:<16} {}", s.description);
+            say!("{name:<16} {}", s.description)?;
         }
         return Ok(());
     }
@@ -63,15 +63,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.events {
         for n in &report.results.autoscaler.notifications {
-            println!("{}  {:<16} {}", n.at, format!("{:?}", n.kind), n.summary);
+            say!("{}  {:<16} {}", n.at, format!("{:?}", n.kind), n.summary)?;
             for reason in &n.reasons {
-                println!("{:<39}- {reason}", "");
+                say!("{:<39}- {reason}", "")?;
             }
         }
-        println!();
+        say!()?;
     }
-    print!("{}", table(&report));
-    println!("simulated {} in {:.2} s", humantime::format_duration(scenario.duration), took.as_secs_f64());
+    crate::out(format_args!("{}", table(&report)))?;
+    say!("simulated {} in {:.2} s", humantime::format_duration(scenario.duration), took.as_secs_f64())?;
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)? + "\n";
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -109,3 +109,21 @@ fn explain_message_reads_every_eventbridge_fixture_like_the_scaler() {
     let (code, _, err) = run(&["explain-message", "-"]);
     assert_eq!(code, 2, "empty stdin is not a message: {err}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_failure() {
+    // `k3s-autoscaler config show | head -1`: the pipe is closed before (or while) the command
+    // writes. It must neither panic nor fail.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_k3s-autoscaler"))
+        .args(["config", "show"])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
