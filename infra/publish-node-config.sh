@@ -2,7 +2,8 @@
 # Publishes the master's node configuration to the stack's bucket, under node-config/:
 #   scripts/master-bootstrap.sh              infra/scripts/master-bootstrap.sh
 #   scripts/render-node-config.sh            infra/scripts/render-node-config.sh
-#   k8s/rbac.yaml, k8s/monitoring.yaml       infra/k8s/
+#   k8s/rbac.yaml, k8s/monitoring.yaml,      infra/k8s/
+#   k8s/addons.yaml, k8s/addon-affinity.yaml
 #   alertmanager/prometheus.yml              alertmanager/prometheus.yml
 #   alertmanager/rules/autoscaler.rules.yml  alertmanager/rules/autoscaler.rules.yml
 #   alertmanager/alertmanager.yml            alertmanager/alertmanager.yml
@@ -50,6 +51,8 @@ declare -A FILES=(
   [scripts/render-node-config.sh]=infra/scripts/render-node-config.sh
   [k8s/rbac.yaml]=infra/k8s/rbac.yaml
   [k8s/monitoring.yaml]=infra/k8s/monitoring.yaml
+  [k8s/addons.yaml]=infra/k8s/addons.yaml
+  [k8s/addon-affinity.yaml]=infra/k8s/addon-affinity.yaml
   [alertmanager/prometheus.yml]=alertmanager/prometheus.yml
   [alertmanager/rules/autoscaler.rules.yml]=alertmanager/rules/autoscaler.rules.yml
   [alertmanager/alertmanager.yml]=alertmanager/alertmanager.yml

@@ -10,7 +10,12 @@
 #    auto-deployed manifests, with prometheus.yml, the alert rules and alertmanager.yml
 #    from the repository's alertmanager/ folder;
 # 5. applies the autoscaler's ServiceAccount and ClusterRole (k8s/rbac.yaml) and publishes
-#    <prefix>/kube-api-url (String), <prefix>/kube-token (SecureString), <prefix>/kube-ca (String).
+#    <prefix>/kube-api-url (String), <prefix>/kube-token (SecureString), <prefix>/kube-ca (String);
+# 6. makes K3s's packaged add-ons prefer the master (a preferred node affinity, never required),
+#    so none keeps a worker from being scaled down: traefik through a HelmChartConfig
+#    (k8s/addons.yaml, auto-deployed), coredns, metrics-server and local-path-provisioner
+#    through a strategic-merge patch of their Deployments (k8s/addon-affinity.yaml). After
+#    step 5, so a failure here never withholds the autoscaler's credentials.
 #
 # Environment (from master-user-data.sh): K3SA_CLUSTER_ID, K3SA_K3S_VERSION,
 # K3SA_PARAMETER_PREFIX, K3SA_WEBHOOK_URL, K3SA_CONFIG_DIR, AWS_REGION.
@@ -208,4 +213,26 @@ retry 10 put_param "$P/kube-api-url" String "$SECRETS/server-url"
 retry 10 put_param "$P/kube-token" SecureString "$SECRETS/kube-token"
 retry 10 put_param "$P/kube-ca" String "$SECRETS/kube-ca"
 rm -f "$SECRETS/kube-token" "$SECRETS/join-token"
-log "published $P/kube-api-url, $P/kube-token and $P/kube-ca; bootstrap complete"
+log "published $P/kube-api-url, $P/kube-token and $P/kube-ca"
+
+# --- 6. K3s add-ons prefer the master -------------------------------------------------------------
+# The autoscaler never drains a worker that runs a non-DaemonSet kube-system pod without a PDB
+# (shared/core/src/policy/drain.rs). K3s's add-ons tolerate the master's taint and start on it,
+# but a later re-creation (K3s upgrade, rollout, eviction) could put one on a worker for good.
+# Preferred affinity only: if the master is full the pod runs on a worker rather than Pending.
+# Only affinity: K3s re-applies its own manifests at start (three-way merge); a field they do
+# not set survives, tolerations would not. A Deployment K3s does not run (--disable) is skipped
+# (--ignore-not-found: an API error is retried, never taken for a disabled add-on);
+# a second run changes nothing (kubectl reports "patched (no change)" and no rollout starts).
+install -m 0600 "$K3SA_CONFIG_DIR/k8s/addons.yaml" "$MANIFESTS/k3s-autoscaler-addons.yaml"
+ADDON_PATCH=$K3SA_CONFIG_DIR/k8s/addon-affinity.yaml
+for d in coredns metrics-server local-path-provisioner; do
+  found=$(retry 10 kubectl -n kube-system get deployment "$d" --ignore-not-found -o name)
+  if [ -z "$found" ]; then
+    log "kube-system/$d is not deployed (disabled in K3s?); not patched"
+    continue
+  fi
+  result=$(retry 5 kubectl -n kube-system patch deployment "$d" --type strategic --patch-file "$ADDON_PATCH")
+  log "kube-system/$d prefers the master: $result"
+done
+log "installed $MANIFESTS/k3s-autoscaler-addons.yaml (traefik's affinity); bootstrap complete"

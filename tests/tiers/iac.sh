@@ -11,7 +11,8 @@
 #   test_user_data.py                       worker and master user data run against stand-ins
 #                                           for IMDS, SSM, S3, systemd and the K3s installer
 #   check_k8s.py, kubernetes-validate       RBAC exactly as needed, monitoring pinned to the
-#                                           master, rendering of alertmanager/ files; schemas
+#                                           master, rendering of alertmanager/ files, K3s
+#                                           add-ons preferring the master; schemas
 #   publish-node-config.sh --stage          the master's configuration bundle verifies
 #   check_monitoring.py                     alarms and dashboard against the code's metrics,
 #                                           the runbooks and docs/OBSERVABILITY.md
@@ -107,6 +108,10 @@ step check-template "$policy_bin/python" tests/iac/check_template.py
 step embed-scripts "$iac_bin/python" tests/iac/embed_scripts.py
 step user-data-scripts python3 tests/iac/test_user_data.py
 step check-k8s "$policy_bin/python" tests/iac/check_k8s.py
+# Not listed here: k8s/addon-affinity.yaml is a patch fragment, not a manifest (check_k8s.py
+# validates it merged into a Deployment, with this venv's kubernetes-validate --strict), and
+# k8s/addons.yaml is a HelmChartConfig, a K3s CRD kind kubernetes-validate has no schema for
+# (it would only warn and pass; check_k8s.py checks that file and validates its affinity).
 step kubernetes-validate "$policy_bin/kubernetes-validate" --strict --quiet \
   -k "$k8s_version" infra/k8s/rbac.yaml infra/k8s/monitoring.yaml
 step node-config-bundle stage_node_config
