@@ -40,8 +40,8 @@ impl DynamoStateStore {
 }
 
 impl StateStore for DynamoStateStore {
-    async fn seen(&self, cluster: &ClusterId, message_id: &str) -> Result<bool, StoreError> {
-        self.message_seen(cluster, message_id).await
+    async fn seen(&self, cluster: &ClusterId, message_id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.message_seen(cluster, message_id, now).await
     }
 
     async fn acquire(
@@ -68,8 +68,9 @@ impl StateStore for DynamoStateStore {
         lease: &Lease,
         message_id: Option<&str>,
         record_expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.save_state(state, lease, message_id, record_expires_at).await
+        self.save_state(state, lease, message_id, record_expires_at, now).await
     }
 
     async fn put_operation(&self, cluster: &ClusterId, op: &Operation) -> Result<(), StoreError> {

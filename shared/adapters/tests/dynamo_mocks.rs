@@ -58,11 +58,11 @@ async fn every_call(store: &DynamoStateStore) -> Vec<(&'static str, StoreError)>
     let now = Timestamp::now();
     let state = ClusterState::new(cluster());
     vec![
-        ("seen", store.seen(&cluster(), "m-1").await.unwrap_err()),
+        ("seen", store.seen(&cluster(), "m-1", now).await.unwrap_err()),
         ("acquire", store.acquire(&cluster(), "engine-a", now, Timestamp::MAX).await.unwrap_err()),
         ("release", store.release(&lease()).await.unwrap_err()),
         ("load", store.load(&cluster()).await.unwrap_err()),
-        ("save", store.save(&state, &lease(), Some("m-1"), now).await.unwrap_err()),
+        ("save", store.save(&state, &lease(), Some("m-1"), now, now).await.unwrap_err()),
     ]
 }
 
@@ -103,7 +103,8 @@ async fn a_transaction_cancelled_by_another_transaction_is_transient_not_a_confl
         "CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"},{"Code":"None"}]}"#;
     let transact = mock!(Client::transact_write_items).sequence().http_status(400, Some(body.to_owned())).build();
     let store = store(&[&transact]);
-    let err = store.save(&ClusterState::new(cluster()), &lease(), Some("m-1"), Timestamp::now()).await.unwrap_err();
+    let now = Timestamp::now();
+    let err = store.save(&ClusterState::new(cluster()), &lease(), Some("m-1"), now, now).await.unwrap_err();
     assert!(matches!(err, StoreError::Transient { .. }), "{err:?}");
 }
 

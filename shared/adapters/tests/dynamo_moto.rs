@@ -47,7 +47,7 @@ impl Fixture {
     }
 
     async fn save(&self, state: &ClusterState, lease: &Lease, message: Option<&str>) -> Result<u64, StoreError> {
-        self.store.save(state, lease, message, after(now(), secs(3600))).await
+        self.store.save(state, lease, message, after(now(), secs(3600)), now()).await
     }
 
     async fn raw(&self, sk: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
@@ -99,7 +99,7 @@ async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_i
     let state = ClusterState::new(f.cluster.clone());
     let fenced = f.save(&state, &old, Some("m-old")).await.unwrap_err();
     assert!(matches!(fenced, StoreError::Conflict { expected: 0, .. }), "{fenced:?}");
-    assert!(!f.store.seen(&f.cluster, "m-old").await.unwrap());
+    assert!(!f.store.seen(&f.cluster, "m-old", now()).await.unwrap());
     assert_eq!(f.save(&state, &new, Some("m-new")).await.unwrap(), 1);
 
     // The old holder's release must not free the new holder's lease.
@@ -146,15 +146,15 @@ async fn the_idempotency_record_is_written_with_the_state_and_never_by_a_refused
     let f = fixture().await;
     let lease = f.acquire("engine-a", now()).await.unwrap();
     let state = ClusterState::new(f.cluster.clone());
-    assert!(!f.store.seen(&f.cluster, "m-1").await.unwrap());
+    assert!(!f.store.seen(&f.cluster, "m-1", now()).await.unwrap());
 
     assert_eq!(f.save(&state, &lease, Some("m-1")).await.unwrap(), 1);
-    assert!(f.store.seen(&f.cluster, "m-1").await.unwrap());
+    assert!(f.store.seen(&f.cluster, "m-1", now()).await.unwrap());
 
     // A save from a stale read conflicts and records nothing.
     let stale = f.save(&state, &lease, Some("m-2")).await.unwrap_err();
     assert!(matches!(stale, StoreError::Conflict { .. }), "{stale:?}");
-    assert!(!f.store.seen(&f.cluster, "m-2").await.unwrap());
+    assert!(!f.store.seen(&f.cluster, "m-2", now()).await.unwrap());
     assert!(f.raw("MSG#m-2").await.is_none());
 
     // Recording a message twice is refused as a conflict, and leaves the state as it was; the
@@ -168,17 +168,23 @@ async fn the_idempotency_record_is_written_with_the_state_and_never_by_a_refused
 #[tokio::test]
 async fn expired_idempotency_records_count_as_absent_even_though_moto_keeps_them() {
     let f = fixture().await;
-    let lease = f.acquire("engine-a", now()).await.unwrap();
+    let t0 = now();
+    let lease = f.acquire("engine-a", t0).await.unwrap();
     let state = ClusterState::new(f.cluster.clone());
-    let past = before(now(), secs(60));
-    assert_eq!(f.store.save(&state, &lease, Some("m-old"), past).await.unwrap(), 1);
+    let expires = after(t0, secs(60));
+    assert_eq!(f.store.save(&state, &lease, Some("m-old"), expires, t0).await.unwrap(), 1);
+    // Live until it expires, to the second; then absent, although the item is still there.
+    assert!(f.store.seen(&f.cluster, "m-old", after(t0, secs(59))).await.unwrap());
+    assert!(!f.store.seen(&f.cluster, "m-old", expires).await.unwrap());
     assert!(f.raw("MSG#m-old").await.is_some(), "moto does not expire TTL items");
-    assert!(!f.store.seen(&f.cluster, "m-old").await.unwrap());
 
-    // The expired record does not block recording the message again.
+    // While live, it refuses recording the message again; once expired, it does not.
     let current = f.store.load(&f.cluster).await.unwrap().unwrap();
-    assert_eq!(f.save(&current, &lease, Some("m-old")).await.unwrap(), 2);
-    assert!(f.store.seen(&f.cluster, "m-old").await.unwrap());
+    let live = f.store.save(&current, &lease, Some("m-old"), after(t0, secs(3600)), after(t0, secs(30))).await;
+    assert!(matches!(live, Err(StoreError::Conflict { .. })), "{live:?}");
+    let later = after(t0, secs(61));
+    assert_eq!(f.store.save(&current, &lease, Some("m-old"), after(later, secs(3600)), later).await.unwrap(), 2);
+    assert!(f.store.seen(&f.cluster, "m-old", later).await.unwrap());
 }
 
 #[tokio::test]

@@ -65,9 +65,10 @@ async fn the_templates_table_queue_and_rules_work_with_the_services_code() {
     let lease = store.acquire(&id, "test", now, now + jiff::SignedDuration::from_secs(60)).await.unwrap();
     let mut state = ClusterState::new(id.clone());
     state.node_count = 3;
-    let version = store.save(&state, &lease, Some("m-1"), now + jiff::SignedDuration::from_secs(3600)).await.unwrap();
+    let version =
+        store.save(&state, &lease, Some("m-1"), now + jiff::SignedDuration::from_secs(3600), now).await.unwrap();
     assert_eq!(version, 1);
-    assert!(store.seen(&id, "m-1").await.unwrap());
+    assert!(store.seen(&id, "m-1", now).await.unwrap());
     assert_eq!(store.load(&id).await.unwrap().unwrap().node_count, 3);
 
     // Our producers' messages keep their explicit dedup ids on the content-deduplicated queue.

@@ -24,7 +24,12 @@ const RECORD: &str = "record";
 
 impl DynamoStateStore {
     /// Whether `MSG#<id>` exists and has not expired (consistent read).
-    pub(super) async fn message_seen(&self, cluster: &ClusterId, message_id: &str) -> Result<bool, StoreError> {
+    pub(super) async fn message_seen(
+        &self,
+        cluster: &ClusterId,
+        message_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let out = self
             .client
             .get_item()
@@ -34,7 +39,7 @@ impl DynamoStateStore {
             .send()
             .await
             .map_err(|e| store_error("checking the idempotency record", e))?;
-        Ok(out.item.is_some_and(|item| !expired(&item, Timestamp::now())))
+        Ok(out.item.is_some_and(|item| !expired(&item, now)))
     }
 
     /// Writes (or overwrites, as the operation advances) `OP#<started>#<id>`.

@@ -56,6 +56,7 @@ impl DynamoStateStore {
         lease: &Lease,
         message_id: Option<&str>,
         record_expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
         let cluster = &state.cluster_id;
         if lease.cluster_id != *cluster {
@@ -64,7 +65,7 @@ impl DynamoStateStore {
         let expected = state.version;
         let mut items = vec![self.state_write(state, lease)?];
         if let Some(id) = message_id {
-            items.push(self.message_record(cluster, id, record_expires_at)?);
+            items.push(self.message_record(cluster, id, record_expires_at, now)?);
         }
         let out = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match out {
@@ -116,8 +117,8 @@ impl DynamoStateStore {
         cluster: &ClusterId,
         id: &str,
         expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<TransactWriteItem, StoreError> {
-        let now = Timestamp::now();
         let mut item = key(cluster, msg_sk(id));
         item.insert("message_id".into(), s(id));
         item.insert("processed_at".into(), s(now.to_string()));

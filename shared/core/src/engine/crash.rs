@@ -53,7 +53,7 @@ fn crash_then_redeliver(step: Step, scenario: fn(&mut Harness) -> String) -> boo
     assert_eq!(effects(&h), (launches, terminates, phase), "{step:?}: {:?}", h.calls(""));
     assert_eq!(phase, Some(Phase::Done));
     assert!(h.store.lease(&cluster()).is_none_or(|l| l.until <= h.now()), "{step:?}: lease left held");
-    let seen = futures_executor::block_on(h.store.seen(&cluster(), &msg_id(&body))).unwrap();
+    let seen = futures_executor::block_on(h.store.seen(&cluster(), &msg_id(&body), h.now())).unwrap();
     assert!(seen, "{step:?}: the message was never recorded as processed");
     crashed
 }

@@ -253,12 +253,12 @@ where
             self.ignored("not_actionable");
             return Ok(Outcome::Ignored(parsed.ignored.clone().unwrap_or_else(|| "not actionable".into())));
         };
-        if self.store.seen(&cluster, &parsed.id).await? {
+        let now = self.clock.now();
+        if self.store.seen(&cluster, &parsed.id, now).await? {
             self.ignored("duplicate");
             return Ok(Outcome::Duplicate);
         }
         self.crash(Step::AfterSeen)?;
-        let now = self.clock.now();
         let lease =
             match self.store.acquire(&cluster, &self.settings.owner, now, after(now, self.settings.lease_for)).await {
                 Ok(l) => l,
@@ -272,7 +272,7 @@ where
         self.crash(Step::AfterLease)?;
         // Checked again under the lease: another invocation may have processed a copy of this
         // message while we waited for it (found by the model check, tests/model_check.rs).
-        match self.store.seen(&cluster, &parsed.id).await {
+        match self.store.seen(&cluster, &parsed.id, now).await {
             Ok(false) => {}
             Ok(true) => {
                 let _ = self.store.release(&lease).await;
@@ -363,7 +363,7 @@ where
             self.store.put_operation(cluster, op).await?;
         }
         let expires = after(now, self.settings.message_ttl);
-        ctx.state.version = self.store.save(&ctx.state, lease, Some(&parsed.id), expires).await?;
+        ctx.state.version = self.store.save(&ctx.state, lease, Some(&parsed.id), expires, now).await?;
         self.crash(Step::AfterPersist)?;
         Ok(ctx)
     }
@@ -379,7 +379,7 @@ where
     async fn persist_intent(&self, ctx: &mut Ctx, lease: &crate::ports::Lease) -> Result<(), EngineError> {
         let far = after(ctx.now, self.settings.message_ttl);
         ctx.state.scaling_in_progress = ctx.state.active_operation().is_some();
-        ctx.state.version = self.store.save(&ctx.state, lease, None, far).await?;
+        ctx.state.version = self.store.save(&ctx.state, lease, None, far, ctx.now).await?;
         self.crash(Step::AfterIntent)
     }
 

@@ -58,6 +58,11 @@ impl MemoryStore {
         self.0.lock().expect("lock").states.insert(state.cluster_id.clone(), state);
     }
 
+    /// Whether the idempotency record of `message_id` exists and has not expired at `now`.
+    fn live(inner: &Inner, cluster: &ClusterId, message_id: &str, now: Timestamp) -> bool {
+        inner.messages.get(&(cluster.clone(), message_id.to_owned())).is_some_and(|expires| *expires > now)
+    }
+
     fn check_fail(inner: &mut Inner, op: &'static str) -> Result<(), StoreError> {
         if let Some(i) = inner.fail_next.iter().position(|o| *o == op) {
             inner.fail_next.remove(i);
@@ -68,10 +73,10 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
-    async fn seen(&self, cluster: &ClusterId, message_id: &str) -> Result<bool, StoreError> {
+    async fn seen(&self, cluster: &ClusterId, message_id: &str, now: Timestamp) -> Result<bool, StoreError> {
         let mut inner = self.0.lock().expect("lock");
         Self::check_fail(&mut inner, "seen")?;
-        Ok(inner.messages.contains_key(&(cluster.clone(), message_id.to_owned())))
+        Ok(Self::live(&inner, cluster, message_id, now))
     }
 
     async fn acquire(
@@ -115,13 +120,14 @@ impl StateStore for MemoryStore {
         lease: &Lease,
         message_id: Option<&str>,
         record_expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
         let mut inner = self.0.lock().expect("lock");
         Self::check_fail(&mut inner, "save")?;
         let cluster = &state.cluster_id;
         let current = inner.states.get(cluster).map_or(0, |s| s.version);
         let ours = inner.leases.get(cluster).is_some_and(|l| l.owner == lease.owner && l.token == lease.token);
-        let fresh = message_id.is_none_or(|m| !inner.messages.contains_key(&(cluster.clone(), m.to_owned())));
+        let fresh = message_id.is_none_or(|m| !Self::live(&inner, cluster, m, now));
         if current != state.version || !ours || !fresh {
             return Err(StoreError::Conflict { cluster: cluster.clone(), expected: state.version });
         }
@@ -143,5 +149,33 @@ impl StateStore for MemoryStore {
     async fn put_decision(&self, record: &DecisionRecord, _expires_at: Timestamp) -> Result<(), StoreError> {
         self.0.lock().expect("lock").decisions.push(record.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_executor::block_on;
+
+    use super::*;
+    use crate::time::after;
+
+    #[test]
+    fn idempotency_records_expire_as_in_dynamodb() {
+        let store = MemoryStore::default();
+        let cluster = ClusterId::new("c").unwrap();
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let at = |s: u64| after(t0, Duration::from_secs(s));
+        let lease = block_on(store.acquire(&cluster, "a", t0, at(600))).unwrap();
+        let state = ClusterState::new(cluster.clone());
+        assert_eq!(block_on(store.save(&state, &lease, Some("m"), at(60), t0)).unwrap(), 1);
+        assert!(block_on(store.seen(&cluster, "m", at(59))).unwrap());
+        assert!(!block_on(store.seen(&cluster, "m", at(60))).unwrap(), "expired at its expiry time");
+        let current = block_on(store.load(&cluster)).unwrap().unwrap();
+        let live = block_on(store.save(&current, &lease, Some("m"), at(3600), at(30)));
+        assert!(matches!(live, Err(StoreError::Conflict { .. })), "a live record refuses the save: {live:?}");
+        assert_eq!(block_on(store.save(&current, &lease, Some("m"), at(3600), at(61))).unwrap(), 2);
+        assert!(block_on(store.seen(&cluster, "m", at(61))).unwrap());
     }
 }

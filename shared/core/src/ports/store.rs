@@ -90,8 +90,15 @@ impl StoreError {
 
 /// The cluster state store.
 pub trait StateStore: Send + Sync {
-    /// Whether a message id was already processed to completion.
-    fn seen(&self, cluster: &ClusterId, message_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Whether a message id was already processed to completion and its idempotency record is
+    /// still live at `now` (it expires at the time `save` was given; DynamoDB's TTL deletes
+    /// expired items late, so the store compares, rather than trusting the item's presence).
+    fn seen(
+        &self,
+        cluster: &ClusterId,
+        message_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Takes the lease if it is free or expired at `now`; `LeaseHeld` otherwise.
     fn acquire(
@@ -111,13 +118,15 @@ pub trait StateStore: Send + Sync {
     /// Writes the state if its version is still `state.version` and the lease is still ours;
     /// stores it with `version + 1` and returns the new version. When `message_id` is given, the
     /// idempotency record (expiring at `record_expires_at`) is written in the same atomic step, so
-    /// a message is marked processed exactly when its effects are persisted.
+    /// a message is marked processed exactly when its effects are persisted. A record of the same
+    /// id that is live at `now` refuses the save; an expired one is overwritten.
     fn save(
         &self,
         state: &ClusterState,
         lease: &Lease,
         message_id: Option<&str>,
         record_expires_at: Timestamp,
+        now: Timestamp,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Writes an operation record (`OP#…`), for audit and for `status`.

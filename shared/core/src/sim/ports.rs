@@ -118,8 +118,8 @@ impl SimStore {
 }
 
 impl StateStore for SimStore {
-    async fn seen(&self, cluster: &ClusterId, message_id: &str) -> Result<bool, StoreError> {
-        self.inner.seen(cluster, message_id).await
+    async fn seen(&self, cluster: &ClusterId, message_id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.inner.seen(cluster, message_id, now).await
     }
     async fn acquire(
         &self,
@@ -142,8 +142,9 @@ impl StateStore for SimStore {
         lease: &Lease,
         message_id: Option<&str>,
         expires: Timestamp,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.inner.save(state, lease, message_id, expires).await
+        self.inner.save(state, lease, message_id, expires, now).await
     }
     async fn put_operation(&self, cluster: &ClusterId, op: &Operation) -> Result<(), StoreError> {
         self.inner.put_operation(cluster, op).await
