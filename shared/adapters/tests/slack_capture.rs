@@ -150,11 +150,13 @@ fn all_kinds() -> Vec<NotificationKind> {
         Drift,
         PipelineSilent,
         DryRun,
+        ScaleDownHeld,
     ];
     for k in &kinds {
         match k {
             ScaleUpStarted | ScaleUpDone | DrainStarted | ScaleDownDone | DrainTimedOut | SpotInterruption
-            | Rebalance | LaunchFailed | NodeNeverReady | Aborted | InstanceLost | Drift | PipelineSilent | DryRun => {}
+            | Rebalance | LaunchFailed | NodeNeverReady | Aborted | InstanceLost | Drift | PipelineSilent | DryRun
+            | ScaleDownHeld => {}
         }
     }
     kinds

@@ -118,6 +118,11 @@ pub struct ScaleDownConfig {
     pub critical_namespaces: Vec<String>,
     /// The second, slower scale-down trigger: workers the demand no longer needs.
     pub consolidation: ConsolidationConfig,
+    /// When every decision has wanted fewer workers for this long and none could be removed
+    /// (blocking pods, PDBs, nothing fits elsewhere), notify once, with the reasons: the fleet
+    /// is paying for workers the demand does not need.
+    #[serde(with = "humantime_serde")]
+    pub report_held_after: Duration,
 }
 
 /// Consolidation: a fleet sized for a peak that has passed can sit at 35-60 % CPU for hours,
@@ -217,6 +222,7 @@ impl Default for ScaleDownConfig {
             removal_pause: mins(2),
             critical_namespaces: vec!["kube-system".into()],
             consolidation: ConsolidationConfig::default(),
+            report_held_after: mins(60),
         }
     }
 }
@@ -368,6 +374,7 @@ impl Policy {
                 ),
             );
         }
+        check(!down.report_held_after.is_zero(), "scale_down.report_held_after must be > 0s".into());
         check(!self.drain.timeout.is_zero(), "drain.timeout must be > 0s".into());
         check(
             self.drain.spot_margin < Duration::from_secs(120),

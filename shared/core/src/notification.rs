@@ -39,6 +39,9 @@ pub enum NotificationKind {
     PipelineSilent,
     /// Dry run: what would have been done.
     DryRun,
+    /// The demand has wanted fewer workers for `scale_down.report_held_after` and none could
+    /// be removed.
+    ScaleDownHeld,
 }
 
 /// How loud.
@@ -86,7 +89,7 @@ impl NotificationKind {
             ScaleUpStarted | ScaleUpDone | DrainStarted | ScaleDownDone | DryRun | Rebalance | SpotInterruption => {
                 Severity::Info
             }
-            DrainTimedOut | Aborted | InstanceLost | Drift => Severity::Warning,
+            DrainTimedOut | Aborted | InstanceLost | Drift | ScaleDownHeld => Severity::Warning,
             LaunchFailed | NodeNeverReady | PipelineSilent => Severity::Error,
         }
     }

@@ -37,6 +37,14 @@ pub struct ClusterState {
     /// A scale-down under way toward `target`, one drain at a time.
     #[serde(default)]
     pub scale_down_target: Option<u32>,
+    /// Since when every decision has wanted fewer workers (its target below the count) without
+    /// removing one: a worker kept by a blocking pod, say. Cleared by any scaling action or a
+    /// decision that wants no fewer.
+    #[serde(default)]
+    pub scale_down_held_since: Option<Timestamp>,
+    /// Whether the current hold was reported (once per hold).
+    #[serde(default)]
+    pub scale_down_held_reported: bool,
     /// Spot workers under an interruption notice, drained without an operation slot, cleaned up
     /// when EC2 reports them terminated.
     #[serde(default)]
@@ -79,6 +87,8 @@ impl ClusterState {
             operation: None,
             backoff_until: None,
             scale_down_target: None,
+            scale_down_held_since: None,
+            scale_down_held_reported: false,
             interrupted: vec![],
             spot_deadline: None,
             at_risk: vec![],

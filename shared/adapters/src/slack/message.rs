@@ -84,6 +84,7 @@ pub fn title(kind: NotificationKind) -> &'static str {
         Drift => "Drift found",
         PipelineSilent => "Alert pipeline silent",
         DryRun => "Dry run",
+        ScaleDownHeld => "Scale-down held",
     }
 }
 
@@ -101,6 +102,7 @@ fn emoji(kind: NotificationKind) -> &'static str {
         Drift => ":mag:",
         PipelineSilent => ":rotating_light:",
         DryRun => ":test_tube:",
+        ScaleDownHeld => ":no_entry_sign:",
     }
 }
 
@@ -114,7 +116,7 @@ fn stage(kind: NotificationKind) -> &'static str {
         ScaleUpDone | ScaleDownDone => "finished",
         DrainTimedOut | LaunchFailed | NodeNeverReady => "failed",
         Aborted => "aborted",
-        InstanceLost | Drift | PipelineSilent | DryRun => "update",
+        InstanceLost | Drift | PipelineSilent | DryRun | ScaleDownHeld => "update",
     }
 }
 

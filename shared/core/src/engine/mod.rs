@@ -462,3 +462,5 @@ async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A
 mod consolidation;
 #[cfg(test)]
 mod crash;
+#[cfg(test)]
+mod hold;

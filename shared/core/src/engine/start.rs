@@ -64,6 +64,7 @@ where
         ctx.metrics.push(Metric::count(names::DECISIONS, cluster).with("action", decision.action.as_str()));
         ctx.record = Some(self.record(ctx, &snap, &decision));
         ctx.state.desired_count = decision.target;
+        self.track_hold(ctx, &decision);
         match decision.action {
             Action::None => {
                 if decision.target >= decision.current {
@@ -102,6 +103,31 @@ where
         }
         ctx.decision = Some(decision);
         Ok(())
+    }
+
+    /// Tracks how long the decisions have wanted fewer workers without removing one, and
+    /// notifies once when that lasts `scale_down.report_held_after`: a cooldown or a pause
+    /// between removals ends within minutes, a blocking pod does not.
+    fn track_hold(&self, ctx: &mut Ctx, decision: &Decision) {
+        let held = decision.action == Action::None && decision.target < decision.current;
+        if !held {
+            ctx.state.scale_down_held_since = None;
+            ctx.state.scale_down_held_reported = false;
+            return;
+        }
+        let since = *ctx.state.scale_down_held_since.get_or_insert(ctx.now);
+        let after = self.settings.policy.scale_down.report_held_after;
+        if !ctx.state.scale_down_held_reported && elapsed(ctx.now, since) >= after {
+            ctx.state.scale_down_held_reported = true;
+            let summary = format!(
+                "{} workers for {} although the demand needs {}; none could be removed",
+                decision.current,
+                crate::time::human(elapsed(ctx.now, since)),
+                decision.target
+            );
+            let note = self.note(ctx, NotificationKind::ScaleDownHeld, summary, decision.reasons.clone(), vec![]);
+            ctx.notes.push(note);
+        }
     }
 
     fn record(&self, ctx: &Ctx, snap: &Snapshot, decision: &Decision) -> DecisionRecord {

@@ -277,7 +277,9 @@ fn scale_down(view: &View<'_>, policy: &Policy, target: u32, mut reasons: Vec<St
             if reasons.iter().all(|r| !r.starts_with("scale-down blocked")) {
                 reasons.push("scale-down blocked: no worker is removable".into());
             }
-            Decision::none(current, reasons)
+            // The target stays in the answer: the fleet is above what the demand needs, and the
+            // engine reports a hold that lasts.
+            Decision { target: target.min(current), ..Decision::none(current, reasons) }
         }
     }
 }

@@ -320,6 +320,8 @@ fn blocking_pods_keep_their_node_with_a_readable_reason() {
     for (extra, want) in cases {
         let d = decide(&only_candidate_has(extra), &Policy::default(), now());
         assert_eq!(d.action, Action::None, "{want}");
+        // The answer keeps what the demand needs (2 of 3), so a lasting hold can be reported.
+        assert_eq!((d.current, d.target), (3, 2), "{want}");
         assert!(
             d.reasons.iter().any(|r| r == &format!("scale-down blocked: {want}")),
             "want {want:?} in {:#?}",
