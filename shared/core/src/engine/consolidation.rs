@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::tests::Harness;
+use super::harness::Harness;
 use crate::{
     OperationKind, Phase,
     message::Kind,

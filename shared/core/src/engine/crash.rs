@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{
     Outcome, Step,
-    tests::{Harness, cluster},
+    harness::{Harness, cluster},
 };
 use crate::{Phase, ports::StateStore};
 

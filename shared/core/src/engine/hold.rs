@@ -1,7 +1,7 @@
 //! A scale-down held by blocking pods is reported once, after `scale_down.report_held_after`,
 //! with the reasons; a removal ends the hold.
 
-use super::tests::Harness;
+use super::harness::Harness;
 use crate::{OperationKind, notification::NotificationKind, testing::pod};
 
 /// Low CPU re-sent every 5 minutes (as Alertmanager repeats it) with a tick every minute.

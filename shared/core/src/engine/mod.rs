@@ -10,6 +10,8 @@
 
 mod apply;
 mod events;
+#[cfg(test)]
+mod harness;
 mod ops;
 mod start;
 #[cfg(test)]
