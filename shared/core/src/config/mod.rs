@@ -2,13 +2,16 @@
 //! rules, the scaler and the simulator all read their numbers from here. Parsing and validation
 //! only; no I/O (callers pass the file's text).
 
+mod default;
+mod validate;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The example file shipped in the repository; it equals the defaults (a test proves it).
-pub const EXAMPLE: &str = include_str!("../../../infra/policy.yaml");
+pub const EXAMPLE: &str = include_str!("../../../../infra/policy.yaml");
 
 /// Why a policy file was rejected. The message names the field and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,81 +173,6 @@ pub struct SignalConfig {
     pub watchdog_silent_after: Duration,
 }
 
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            min_workers: 2,
-            max_workers: 10,
-            target_utilization_percent: 65.0,
-            dry_run: false,
-            worker: WorkerConfig::default(),
-            scale_up: ScaleUpConfig::default(),
-            scale_down: ScaleDownConfig::default(),
-            drain: DrainConfig::default(),
-            signals: SignalConfig::default(),
-        }
-    }
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            instance_types: vec!["t3.small".into(), "t3a.small".into(), "t2.small".into()],
-            cpu_millis: 2000,
-            memory_mib: 1800,
-            spot: true,
-            on_demand_base: None,
-            ready_timeout: mins(10),
-        }
-    }
-}
-
-impl Default for ScaleUpConfig {
-    fn default() -> Self {
-        Self {
-            cpu_percent: 70.0,
-            cpu_for: mins(1),
-            pending_for: mins(3),
-            max_step: 3,
-            burst_cpu_percent: 90.0,
-            cooldown: mins(1),
-            failure_backoff: mins(5),
-        }
-    }
-}
-
-impl Default for ScaleDownConfig {
-    fn default() -> Self {
-        Self {
-            cpu_percent: 30.0,
-            cpu_for: mins(10),
-            after_scale_up: mins(10),
-            removal_pause: mins(2),
-            critical_namespaces: vec!["kube-system".into()],
-            consolidation: ConsolidationConfig::default(),
-            report_held_after: mins(60),
-        }
-    }
-}
-
-impl Default for ConsolidationConfig {
-    fn default() -> Self {
-        Self { enabled: true, after: mins(30) }
-    }
-}
-
-impl Default for DrainConfig {
-    fn default() -> Self {
-        Self { timeout: mins(5), pod_grace_seconds: 30, spot_margin: Duration::from_secs(20) }
-    }
-}
-
-impl Default for SignalConfig {
-    fn default() -> Self {
-        Self { evaluation_interval: Duration::from_secs(15), stale_after: mins(10), watchdog_silent_after: mins(10) }
-    }
-}
-
 /// The YAML parser prefixes some messages with the enclosing path; it is already in `field`.
 fn strip_path(field: &str, message: &str) -> String {
     let segments: Vec<&str> = field.split('.').collect();
@@ -254,10 +182,6 @@ fn strip_path(field: &str, message: &str) -> String {
         }
     }
     message.to_owned()
-}
-
-const fn mins(m: u64) -> Duration {
-    Duration::from_secs(m * 60)
 }
 
 impl Policy {
@@ -289,101 +213,6 @@ impl Policy {
     pub fn on_demand_base(&self) -> u32 {
         self.worker.on_demand_base.unwrap_or(self.min_workers)
     }
-
-    /// Checks every rule between fields; the error names the fields and the rule.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let mut check = |ok: bool, msg: String| {
-            if !ok {
-                problems.push(msg);
-            }
-        };
-        check(self.min_workers >= 1, format!("min_workers ({}) must be >= 1", self.min_workers));
-        check(
-            self.max_workers >= self.min_workers,
-            format!("max_workers ({}) must be >= min_workers ({})", self.max_workers, self.min_workers),
-        );
-        check(self.max_workers <= 1000, format!("max_workers ({}) must be <= 1000", self.max_workers));
-        let up = &self.scale_up;
-        let down = &self.scale_down;
-        for (name, v) in [
-            ("scale_up.cpu_percent", up.cpu_percent),
-            ("scale_up.burst_cpu_percent", up.burst_cpu_percent),
-            ("scale_down.cpu_percent", down.cpu_percent),
-            ("target_utilization_percent", self.target_utilization_percent),
-        ] {
-            check(v.is_finite() && v > 0.0 && v <= 100.0, format!("{name} ({v}) must be in (0, 100]"));
-        }
-        check(
-            down.cpu_percent < up.cpu_percent,
-            format!(
-                "scale_down.cpu_percent ({}) must be < scale_up.cpu_percent ({})",
-                down.cpu_percent, up.cpu_percent
-            ),
-        );
-        check(
-            self.target_utilization_percent > down.cpu_percent && self.target_utilization_percent < up.cpu_percent,
-            format!(
-                "target_utilization_percent ({}) must be between scale_down.cpu_percent ({}) and scale_up.cpu_percent ({}), or scaling flaps",
-                self.target_utilization_percent, down.cpu_percent, up.cpu_percent
-            ),
-        );
-        check(
-            up.burst_cpu_percent >= up.cpu_percent,
-            format!(
-                "scale_up.burst_cpu_percent ({}) must be >= scale_up.cpu_percent ({})",
-                up.burst_cpu_percent, up.cpu_percent
-            ),
-        );
-        check(up.max_step >= 1, format!("scale_up.max_step ({}) must be >= 1", up.max_step));
-        check(!self.worker.instance_types.is_empty(), "worker.instance_types must not be empty".into());
-        check(self.worker.cpu_millis >= 100, format!("worker.cpu_millis ({}) must be >= 100", self.worker.cpu_millis));
-        check(self.worker.memory_mib >= 128, format!("worker.memory_mib ({}) must be >= 128", self.worker.memory_mib));
-        if let Some(base) = self.worker.on_demand_base {
-            check(
-                base <= self.max_workers,
-                format!("worker.on_demand_base ({base}) must be <= max_workers ({})", self.max_workers),
-            );
-        }
-        let eval = self.signals.evaluation_interval;
-        check(!eval.is_zero(), "signals.evaluation_interval must be > 0s".into());
-        for (name, d) in [
-            ("scale_up.cpu_for", up.cpu_for),
-            ("scale_up.pending_for", up.pending_for),
-            ("scale_down.cpu_for", down.cpu_for),
-            ("scale_down.consolidation.for", down.consolidation.after),
-        ] {
-            check(
-                d.as_millis() % eval.as_millis().max(1) == 0,
-                format!(
-                    "{name} ({}) must be a multiple of signals.evaluation_interval ({})",
-                    humantime::format_duration(d),
-                    humantime::format_duration(eval)
-                ),
-            );
-        }
-        if down.consolidation.enabled {
-            // Shorter than the low-CPU window, it would act on every dip that the low-CPU rule
-            // is made to wait out.
-            check(
-                down.consolidation.after >= down.cpu_for,
-                format!(
-                    "scale_down.consolidation.for ({}) must be >= scale_down.cpu_for ({})",
-                    humantime::format_duration(down.consolidation.after),
-                    humantime::format_duration(down.cpu_for)
-                ),
-            );
-        }
-        check(!down.report_held_after.is_zero(), "scale_down.report_held_after must be > 0s".into());
-        check(!self.drain.timeout.is_zero(), "drain.timeout must be > 0s".into());
-        check(
-            self.drain.spot_margin < Duration::from_secs(120),
-            "drain.spot_margin must be < 2m (the Spot notice)".into(),
-        );
-        check(!self.worker.ready_timeout.is_zero(), "worker.ready_timeout must be > 0s".into());
-        check(self.signals.stale_after >= eval, "signals.stale_after must be >= signals.evaluation_interval".into());
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems.join("; "))) }
-    }
 }
 
 #[cfg(test)]
@@ -404,36 +233,6 @@ mod tests {
     fn defaults_round_trip_through_yaml() {
         let p = Policy::default();
         assert_eq!(Policy::from_yaml(&p.to_yaml()).unwrap(), p);
-    }
-
-    #[test]
-    fn errors_name_the_field_and_the_rule() {
-        let cases = [
-            ("max_workers: 1", "max_workers (1) must be >= min_workers (2)"),
-            ("min_workers: 0", "min_workers (0) must be >= 1"),
-            ("scale_up: {max_step: 0}", "scale_up.max_step (0) must be >= 1"),
-            ("scale_down: {cpu_percent: 80}", "scale_down.cpu_percent (80) must be < scale_up.cpu_percent (70)"),
-            ("target_utilization_percent: 20", "target_utilization_percent (20) must be between"),
-            (
-                "scale_up: {cpu_for: 50s}",
-                "scale_up.cpu_for (50s) must be a multiple of signals.evaluation_interval (15s)",
-            ),
-            ("worker: {instance_types: []}", "worker.instance_types must not be empty"),
-            ("scale_up: {cpu_percent: .nan}", "scale_up.cpu_percent (NaN) must be in (0, 100]"),
-            ("drain: {spot_margin: 3m}", "drain.spot_margin must be < 2m"),
-            (
-                "scale_down: {consolidation: {for: 5m}}",
-                "scale_down.consolidation.for (5m) must be >= scale_down.cpu_for (10m)",
-            ),
-            (
-                "scale_down: {consolidation: {for: 40m 5s}}",
-                "scale_down.consolidation.for (40m 5s) must be a multiple of signals.evaluation_interval (15s)",
-            ),
-        ];
-        for (yaml, want) in cases {
-            let err = Policy::from_yaml(yaml).unwrap_err().to_string();
-            assert!(err.contains(want), "{yaml}: got {err:?}, want {want:?}");
-        }
     }
 
     #[test]
