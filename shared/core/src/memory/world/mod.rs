@@ -3,15 +3,21 @@
 //! PodDisruptionBudgets, and evicted controller-owned pods come back Pending. Capacity and quota
 //! errors can be scripted per zone and time window. Tests and the simulator share it.
 
+mod cloud;
+mod cluster;
+
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
+pub use cloud::MemoryCloud;
+pub use cluster::MemoryCluster;
+
 use crate::{
     InstanceId, Lifecycle, Node, OwnerKind, Pdb, Pod, PodPhase, Resources,
-    ports::{Clock, Cloud, CloudError, Cluster, ClusterError, Eviction, Instance, LaunchRequest, LaunchResult},
+    ports::{Clock, ClusterError, Instance},
     signal::InstanceState,
     time::{Timestamp, after},
 };
@@ -251,135 +257,5 @@ impl WorldState {
 
     fn scripted(&self, zone: &str, now: Timestamp) -> Option<&ScriptedError> {
         self.errors.iter().find(|e| e.zone.as_deref().is_none_or(|z| z == zone) && e.from <= now && now < e.until)
-    }
-}
-
-/// The world's EC2 view.
-#[derive(Debug, Clone)]
-pub struct MemoryCloud<C>(World<C>);
-
-impl<C: Clock> Cloud for MemoryCloud<C> {
-    async fn instances(&self) -> Result<Vec<Instance>, CloudError> {
-        let w = self.0.lock();
-        Ok(w.instances.values().filter(|i| i.state != InstanceState::Terminated).cloned().collect())
-    }
-
-    async fn launch(&self, req: &LaunchRequest) -> Result<LaunchResult, CloudError> {
-        let now = self.0.clock.now();
-        let mut w = self.0.lock();
-        let mut have: Vec<Instance> =
-            w.instances.values().filter(|i| i.operation.as_deref() == Some(&req.operation_id)).cloned().collect();
-        let mut fallbacks = vec![];
-        let itype = req.instance_types.first().cloned().unwrap_or_else(|| "t3.small".into());
-        let wanted: Vec<Lifecycle> = std::iter::repeat_n(Lifecycle::OnDemand, req.on_demand as usize)
-            .chain(std::iter::repeat_n(Lifecycle::Spot, req.spot as usize))
-            .collect();
-        for (k, lifecycle) in wanted.into_iter().enumerate().skip(have.len()) {
-            let mut placed = false;
-            let zones = req.zones.iter().cycle().skip(k).take(req.zones.len());
-            for zone in zones {
-                match w.scripted(zone, now) {
-                    Some(e) if e.code.ends_with("LimitExceeded") => {
-                        return Err(CloudError::Quota { code: e.code.clone() });
-                    }
-                    Some(e) => fallbacks.push(format!("{} in {zone} for {itype}", e.code)),
-                    None => {
-                        let id = w.new_instance(zone, &itype, lifecycle, Some(req.operation_id.clone()), now);
-                        w.calls.push(format!("launch {} {itype} {zone} {lifecycle:?} {id}", req.operation_id));
-                        have.push(w.instances[&id].clone());
-                        placed = true;
-                        break;
-                    }
-                }
-            }
-            if !placed {
-                return Err(CloudError::NoCapacity { codes: fallbacks.join(", ") });
-            }
-        }
-        Ok(LaunchResult { instances: have, fallbacks })
-    }
-
-    async fn terminate(&self, id: &InstanceId) -> Result<(), CloudError> {
-        let mut w = self.0.lock();
-        let Some(inst) = w.instances.get_mut(id) else { return Err(CloudError::NotOurs { id: id.clone() }) };
-        // Every call is logged: tests check that no instance other than the intended one is hit.
-        inst.state = InstanceState::Terminated;
-        w.calls.push(format!("terminate {id}"));
-        if let Some(n) = w.nodes.iter_mut().find(|n| n.instance_id.as_ref() == Some(id)) {
-            n.ready = false;
-        }
-        Ok(())
-    }
-}
-
-/// The world's K3s view.
-#[derive(Debug, Clone)]
-pub struct MemoryCluster<C>(World<C>);
-
-impl<C: Clock> Cluster for MemoryCluster<C> {
-    async fn nodes(&self) -> Result<Vec<Node>, ClusterError> {
-        Ok(self.0.lock().nodes.clone())
-    }
-
-    async fn pods(&self) -> Result<Vec<Pod>, ClusterError> {
-        Ok(self.0.lock().pods.clone())
-    }
-
-    async fn pdbs(&self) -> Result<Vec<Pdb>, ClusterError> {
-        Ok(self.0.lock().pdbs.iter().map(|(p, _)| p.clone()).collect())
-    }
-
-    async fn cordon(&self, node: &str) -> Result<(), ClusterError> {
-        let mut w = self.0.lock();
-        w.cluster_call(format!("cordon {node}"))?;
-        w.nodes.iter_mut().filter(|n| n.name == node).for_each(|n| n.cordoned = true);
-        Ok(())
-    }
-
-    async fn uncordon(&self, node: &str) -> Result<(), ClusterError> {
-        let mut w = self.0.lock();
-        w.cluster_call(format!("uncordon {node}"))?;
-        w.nodes.iter_mut().filter(|n| n.name == node).for_each(|n| n.cordoned = false);
-        Ok(())
-    }
-
-    async fn evict(&self, namespace: &str, name: &str, _grace: u32) -> Result<Eviction, ClusterError> {
-        let now = self.0.clock.now();
-        let mut w = self.0.lock();
-        w.cluster_fault(format!("evicting {namespace}/{name}"))?;
-        let Some(i) = w.pods.iter().position(|p| p.namespace == namespace && p.name == name) else {
-            w.calls.push(format!("evict-gone {namespace}/{name}"));
-            return Ok(Eviction::Gone);
-        };
-        debug_assert!(
-            crate::policy::skip_reason(&w.pods[i]).is_none(),
-            "the engine never evicts DaemonSet, mirror or finished pods"
-        );
-        let covering: Vec<usize> = (0..w.pdbs.len()).filter(|&k| w.pdbs[k].0.covers(&w.pods[i])).collect();
-        if covering.iter().any(|&k| w.pdbs[k].0.disruptions_allowed == 0) {
-            w.calls.push(format!("evict-blocked {namespace}/{name}"));
-            return Ok(Eviction::Blocked);
-        }
-        for k in covering {
-            w.pdbs[k].0.disruptions_allowed -= 1;
-        }
-        w.calls.push(format!("evict {namespace}/{name}"));
-        w.remove_pod(i, now);
-        Ok(Eviction::Evicted)
-    }
-
-    async fn delete_node(&self, node: &str) -> Result<(), ClusterError> {
-        let now = self.0.clock.now();
-        let mut w = self.0.lock();
-        w.cluster_call(format!("delete-node {node}"))?;
-        w.nodes.retain(|n| n.name != node);
-        while let Some(i) = w.pods.iter().position(|p| p.node.as_deref() == Some(node)) {
-            if w.pods[i].owner == OwnerKind::DaemonSet {
-                w.pods.remove(i);
-            } else {
-                w.remove_pod(i, now);
-            }
-        }
-        Ok(())
     }
 }
