@@ -16,7 +16,7 @@ mod simulate;
 use std::{io::Read, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use autoscaler_core::{ClusterId, Policy, Snapshot, policy, rules, time::Timestamp};
+use autoscaler_core::{ClusterId, Policy, Snapshot, policy, rules, sim::import, time::Timestamp};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -67,6 +67,34 @@ enum Command {
     /// Replay a day of traffic through the real engine and compare cost and SLO with a fixed
     /// fleet and the polling design.
     Simulate(simulate::Args),
+    /// Scenario files for `simulate`.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenarioCommand {
+    /// Write a scenario whose demand is your own traffic: the JSON a Prometheus range query
+    /// of busy worker cores answered (`/api/v1/query_range?query=cluster:worker_cpu_busy_cores:sum`,
+    /// see docs/SIMULATOR.md), averaged per slot of the day.
+    FromPrometheus {
+        /// The saved answer, or `-` for standard input.
+        file: PathBuf,
+        /// The scenario's name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// Width of a slot of the day (`5m`, `15m`, `1h`); must divide a day.
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        resolution: std::time::Duration,
+        /// Workers the `fixed` strategy runs 24/7 (what you run today).
+        #[arg(long, default_value_t = 5)]
+        initial_workers: u32,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +181,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             say!("{}", serde_json::to_string_pretty(&explained)?)?;
         }
         Command::Simulate(args) => simulate::run(args)?,
+        Command::Scenario {
+            command: ScenarioCommand::FromPrometheus { file, name, resolution, initial_workers, output },
+        } => {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+                text
+            } else {
+                read(&file)?
+            };
+            let bad = |e: &dyn std::fmt::Display| BadInput(format!("{}: {e}", file.display()));
+            let imported = import::demand_from_prometheus(&text, resolution).map_err(|e| bad(&e))?;
+            let source = file.file_name().map_or_else(|| "standard input".into(), |n| n.to_string_lossy().into_owned());
+            let yaml = import::scenario_yaml(&imported, &name, initial_workers, &source)
+                .map_err(|e| BadInput(format!("--name/--initial-workers: {e}")))?;
+            match output {
+                Some(path) => std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?,
+                None => out(format_args!("{yaml}"))?,
+            }
+        }
         Command::Config { command: ConfigCommand::Show { file } } => {
             let policy = load_policy(file.as_ref())?;
             say!("# policy version {}\n{}", policy.version(), policy.to_yaml())?;

@@ -127,3 +127,50 @@ fn a_reader_that_stops_early_is_not_a_failure() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_prometheus_export_becomes_a_scenario_that_simulate_runs() {
+    // A real answer of Prometheus 2 (Debian's) to /api/v1/query_range: one series of busy cores.
+    let fixture = "tests/fixtures/prometheus/query-range.json";
+    let (code, yaml, err) = run(&[
+        "scenario",
+        "from-prometheus",
+        fixture,
+        "--name",
+        "captured",
+        "--resolution",
+        "1m",
+        "--initial-workers",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(yaml.contains("name: captured\n") && yaml.contains("initial_workers: 3\n"), "{yaml}");
+    assert!(yaml.contains("Imported from query-range.json: the mean of 13 samples"), "{yaml}");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("captured.yaml");
+    std::fs::write(&scenario, &yaml).unwrap();
+    let json = dir.path().join("report.json");
+    let (code, table, err) =
+        run(&["simulate", "--scenario", scenario.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("scenario captured"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["results"]["fixed"]["min_workers"], 3);
+}
+
+#[test]
+fn an_export_that_cannot_be_a_demand_curve_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let instant = dir.path().join("instant.json");
+    std::fs::write(&instant, r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#).unwrap();
+    let (code, _, err) = run(&["scenario", "from-prometheus", instant.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("instant.json: resultType is \"vector\", not \"matrix\": export with /api/v1/query_range"),
+        "{err}"
+    );
+    let (code, _, err) =
+        run(&["scenario", "from-prometheus", "tests/fixtures/prometheus/query-range.json", "--resolution", "7m"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("resolution 7m must divide a day"), "{err}");
+}

@@ -17,6 +17,7 @@ mod check;
 pub mod daytime;
 pub mod demand;
 pub mod events;
+pub mod import;
 pub mod measure;
 pub mod polling;
 pub mod ports;
