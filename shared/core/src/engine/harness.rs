@@ -7,7 +7,7 @@ use futures_executor::block_on;
 
 use super::*;
 use crate::{
-    Lifecycle,
+    Lifecycle, Policy,
     memory::{ManualClock, MemoryCloud, MemoryCluster, MemoryStore, RecordingMetrics, RecordingNotifier, World},
     message::{Envelope, Kind},
     signal::{AlertStatus, CpuValues},

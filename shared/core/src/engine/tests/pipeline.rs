@@ -6,7 +6,10 @@ use std::time::Duration;
 use futures_executor::block_on;
 
 use super::*;
-use crate::message::{Envelope, Kind};
+use crate::{
+    Policy,
+    message::{Envelope, Kind},
+};
 
 #[test]
 fn a_redelivered_message_never_launches_twice() {
