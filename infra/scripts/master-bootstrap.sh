@@ -216,14 +216,9 @@ rm -f "$SECRETS/kube-token" "$SECRETS/join-token"
 log "published $P/kube-api-url, $P/kube-token and $P/kube-ca"
 
 # --- 6. K3s add-ons prefer the master -------------------------------------------------------------
-# The autoscaler never drains a worker that runs a non-DaemonSet kube-system pod without a PDB
-# (shared/core/src/policy/drain.rs). K3s's add-ons tolerate the master's taint and start on it,
-# but a later re-creation (K3s upgrade, rollout, eviction) could put one on a worker for good.
-# Preferred affinity only: if the master is full the pod runs on a worker rather than Pending.
-# Only affinity: K3s re-applies its own manifests at start (three-way merge); a field they do
-# not set survives, tolerations would not. A Deployment K3s does not run (--disable) is skipped
-# (--ignore-not-found: an API error is retried, never taken for a disabled add-on);
-# a second run changes nothing (kubectl reports "patched (no change)" and no rollout starts).
+# Why, and why a preferred affinity only: k8s/addon-affinity.yaml. A Deployment K3s does not run
+# (--disable) is skipped (--ignore-not-found: an API error is retried, never taken for a disabled
+# add-on); a second run changes nothing ("patched (no change)", no rollout).
 install -m 0600 "$K3SA_CONFIG_DIR/k8s/addons.yaml" "$MANIFESTS/k3s-autoscaler-addons.yaml"
 ADDON_PATCH=$K3SA_CONFIG_DIR/k8s/addon-affinity.yaml
 for d in coredns metrics-server local-path-provisioner; do

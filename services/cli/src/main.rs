@@ -169,13 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ExplainMessage { file, cluster } => {
             let cluster = ClusterId::new(cluster).map_err(|e| BadInput(format!("--cluster: {e}")))?;
-            let body = if file.as_os_str() == "-" {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).map_err(|e| BadInput(format!("reading stdin: {e}")))?;
-                s
-            } else {
-                read(&file)?
-            };
+            let body = read(&file)?;
             let explained =
                 explain::explain(&body, &cluster).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
             say!("{}", serde_json::to_string_pretty(&explained)?)?;
@@ -184,16 +178,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scenario {
             command: ScenarioCommand::FromPrometheus { file, name, resolution, initial_workers, output },
         } => {
-            let text = if file.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
-                text
-            } else {
-                read(&file)?
+            let text = read(&file)?;
+            let imported = import::demand_from_prometheus(&text, resolution)
+                .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+            let source = match file.file_name() {
+                Some(n) if file.as_os_str() != "-" => n.to_string_lossy().into_owned(),
+                _ => "standard input".into(),
             };
-            let bad = |e: &dyn std::fmt::Display| BadInput(format!("{}: {e}", file.display()));
-            let imported = import::demand_from_prometheus(&text, resolution).map_err(|e| bad(&e))?;
-            let source = file.file_name().map_or_else(|| "standard input".into(), |n| n.to_string_lossy().into_owned());
             let yaml = import::scenario_yaml(&imported, &name, initial_workers, &source)
                 .map_err(|e| BadInput(format!("--name/--initial-workers: {e}")))?;
             match output {
@@ -209,7 +200,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The file's text, or standard input's when the path is `-`.
 fn read(path: &PathBuf) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| BadInput(format!("reading stdin: {e}")))?;
+        return Ok(text);
+    }
     std::fs::read_to_string(path)
         .map_err(|e| BadInput(format!("reading {}: {e}", path.display())))
         .context("reading input")

@@ -174,3 +174,22 @@ fn an_export_that_cannot_be_a_demand_curve_is_bad_input() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("resolution 7m must divide a day"), "{err}");
 }
+
+#[test]
+fn a_prometheus_export_can_come_from_standard_input() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_k3s-autoscaler"))
+        .args(["scenario", "from-prometheus", "-"])
+        .current_dir(repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let export = std::fs::read(repo().join("tests/fixtures/prometheus/query-range.json")).unwrap();
+    child.stdin.take().unwrap().write_all(&export).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("Imported from standard input: the mean of 13 samples"), "{stdout}");
+}

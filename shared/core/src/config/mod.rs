@@ -174,7 +174,8 @@ pub struct SignalConfig {
 }
 
 /// The YAML parser prefixes some messages with the enclosing path; it is already in `field`.
-fn strip_path(field: &str, message: &str) -> String {
+/// Shared with the scenario parser, which reports its errors the same way.
+pub(crate) fn strip_path(field: &str, message: &str) -> String {
     let segments: Vec<&str> = field.split('.').collect();
     for k in (1..=segments.len()).rev() {
         if let Some(rest) = message.strip_prefix(&format!("{}: ", segments[..k].join("."))) {

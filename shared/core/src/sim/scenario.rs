@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::daytime::TimeOfDay;
-use crate::Policy;
+use crate::{Policy, config::strip_path};
 
 /// The zones of the simulated cluster's subnets (the worker launch spreads across them).
 pub const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
@@ -254,15 +254,4 @@ impl Scenario {
             .find(|(n, _)| *n == name)
             .map(|(n, text)| Self::from_yaml(text).unwrap_or_else(|e| panic!("shipped scenario {n} is invalid: {e}")))
     }
-}
-
-/// The YAML parser prefixes some messages with the path already in `field`.
-fn strip_path(field: &str, message: &str) -> String {
-    let segments: Vec<&str> = field.split('.').collect();
-    for k in (1..=segments.len()).rev() {
-        if let Some(rest) = message.strip_prefix(&format!("{}: ", segments[..k].join("."))) {
-            return rest.to_owned();
-        }
-    }
-    message.to_owned()
 }
